@@ -1,0 +1,1 @@
+"""seqlab: recurrent networks from scratch."""
