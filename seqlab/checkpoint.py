@@ -1,0 +1,89 @@
+"""Plain-dict checkpoints: atomic writes, ``weights_only=True`` loading, clear errors.
+
+A checkpoint is one dict of tensors and plain Python data (no pickled objects)::
+
+    {"format_version": 1, "task": "charlm", "model_config": {...}, "model": state_dict,
+     "vocab": [...], "optimizer": {...}, "step": 1200, "metrics": {...}, ...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqlab.errors import UserError
+
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: str | Path, write) -> None:
+    """Call ``write(file)`` on a temp file beside ``path``, fsync, then ``os.replace`` onto it.
+
+    A crash or a full disk leaves the previous file untouched.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise UserError(f"cannot write to {path.parent}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"could not write {path}: {e.strerror or e}; the previous file is intact")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> None:
+    """Write ``ckpt`` atomically, stamping the format version."""
+    ckpt = {"format_version": FORMAT_VERSION, **ckpt}
+    atomic_write_bytes(path, lambda f: torch.save(ckpt, f))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+    atomic_write_bytes(path, lambda f: f.write(data))
+
+
+def load_checkpoint(path: str | Path, task: str | None = None, map_location="cpu") -> dict:
+    """Load a checkpoint without executing any code; check its task and format version."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("ckpt_best.pt", "ckpt_last.pt"):
+            if (path / name).is_file():
+                path = path / name
+                break
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UserError(
+            f"refusing to load {path}: it is not a plain seqlab checkpoint "
+            f"(it needs arbitrary code to unpickle: {str(e).splitlines()[0][:120]})"
+        ) from e
+    except Exception as e:  # truncated zip, random bytes, ...
+        raise UserError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint") from e
+    if not isinstance(ckpt, dict) or "format_version" not in ckpt:
+        raise UserError(f"{path} is not a seqlab checkpoint (no format_version)")
+    if ckpt["format_version"] > FORMAT_VERSION:
+        raise UserError(
+            f"{path} has checkpoint format {ckpt['format_version']}, newer than this seqlab "
+            f"({FORMAT_VERSION}); upgrade seqlab"
+        )
+    if task is not None and ckpt.get("task") != task:
+        raise UserError(f"{path} is a {ckpt.get('task')!r} checkpoint, not a {task!r} one")
+    return ckpt

@@ -1,0 +1,72 @@
+"""`seqlab charlm train|sample|evaluate`: character-level language models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from seqlab.config import add_dataclass_args, from_args, load_config_file
+from seqlab.models.charlm import CharLMConfig
+from seqlab.training import OptimConfig
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("charlm", help="character-level language models")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,sample,evaluate}")
+
+    t = verbs.add_parser("train", help="train a char-LM with truncated BPTT",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from seqlab.tasks.charlm import CharLMTrainConfig
+
+    add_dataclass_args(t, CharLMTrainConfig)
+    add_dataclass_args(t, CharLMConfig)
+    add_dataclass_args(t, OptimConfig)
+    t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
+    t.set_defaults(func=_train)
+
+    s = verbs.add_parser("sample", help="generate text from a trained char-LM")
+    s.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    s.add_argument("--prime", default="\n", help="text to start from")
+    s.add_argument("--length", type=int, default=500, help="characters to generate")
+    s.add_argument("--temperature", type=float, default=0.8, help="0 means greedy")
+    s.add_argument("--top-k", type=int, default=0, help="sample among the k most likely (0: all)")
+    s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold")
+    s.add_argument("--seed", type=int, default=None, help="random seed for sampling")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=_sample)
+
+    e = verbs.add_parser("evaluate", help="loss (nats) and bits per character on a text")
+    e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    e.add_argument("--text", required=True, help="UTF-8 text file")
+    e.add_argument("--device", default="auto")
+    e.set_defaults(func=_evaluate)
+
+
+def _train(args) -> int:
+    from seqlab.tasks.charlm import CharLMTrainConfig, train
+
+    base = load_config_file(args.config)
+    cfg = from_args(CharLMTrainConfig, args, base)
+    summary = train(cfg, from_args(CharLMConfig, args, base), from_args(OptimConfig, args, base))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _sample(args) -> int:
+    from seqlab.tasks.charlm import CharLMPredictor
+
+    pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
+    print(pred.sample(args.prime, args.length, args.temperature, args.top_k, args.top_p, args.seed))
+    return 0
+
+
+def _evaluate(args) -> int:
+    import math
+
+    from seqlab.data.text import read_text
+    from seqlab.tasks.charlm import CharLMPredictor
+
+    pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
+    loss = pred.loss(read_text(args.text))
+    print(json.dumps({"loss_nats": round(loss, 4), "bits_per_char": round(loss / math.log(2), 4)}))
+    return 0

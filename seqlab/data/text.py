@@ -1,0 +1,109 @@
+"""Plain text for language models: reading files safely, a character vocabulary, and the stream
+layout used by truncated BPTT (B parallel streams, batch-first, cut into chunks).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from seqlab.errors import UserError
+
+
+def read_text(path: str | Path, max_bytes: int = 1 << 31) -> str:
+    """Read a UTF-8 text file; every failure becomes one clear sentence naming the file."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"text file not found: {p}")
+    if p.is_dir():
+        raise UserError(f"{p} is a directory; give a text file")
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise UserError(f"cannot read {p}: {e.strerror or e}") from e
+    if len(raw) > max_bytes:
+        raise UserError(f"{p} is larger than {max_bytes} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise UserError(f"{p}:{line}: not valid UTF-8 (byte {e.start}); convert it to UTF-8") from e
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    if not text.strip():
+        raise UserError(f"{p} is empty")
+    return text
+
+
+def default_corpus() -> tuple[str, str]:
+    """A real English corpus every Python install has offline: the topic pages of the Python
+    documentation that ``pydoc`` shows (``pydoc_data.topics``, about 0.8 MB of prose and code).
+
+    Returns (text, description).
+    """
+    try:
+        from pydoc_data.topics import topics
+    except ImportError:  # some distributions strip pydoc_data; fall back to the stdlib source
+        files = sorted(Path(sys.modules["os"].__file__).parent.glob("*.py"))[:200]
+        return "\n".join(f.read_text(errors="ignore") for f in files), "Python standard library"
+    text = "\n\n".join(topics[k] for k in sorted(topics))
+    return text, f"Python documentation topics (pydoc_data, Python {sys.version.split()[0]})"
+
+
+class CharVocab:
+    """Characters <-> ids. Stored in checkpoints as a plain list of characters."""
+
+    def __init__(self, chars: list[str]):
+        self.chars = list(chars)
+        self.index = {ch: i for i, ch in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharVocab:
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str, what: str = "text") -> Tensor:
+        missing = sorted({ch for ch in text if ch not in self.index})
+        if missing:
+            shown = "".join(missing[:20])
+            raise UserError(f"{what} has characters the model never saw: {shown!r}")
+        return torch.tensor([self.index[ch] for ch in text], dtype=torch.long)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+def split_text(text: str, val_fraction: float) -> tuple[str, str]:
+    """Last ``val_fraction`` of the text is validation (as nanoGPT and char-rnn do)."""
+    n = int(len(text) * (1 - val_fraction))
+    return text[:n], text[n:]
+
+
+def make_streams(ids: Tensor, batch_size: int, rank: int = 0, world_size: int = 1) -> Tensor:
+    """Lay a 1-D token sequence out as ``batch_size`` parallel streams, batch-first: (B, L).
+
+    Row b holds the b-th contiguous slice of the text, so the state at the end of chunk k of a
+    row is the right initial state for chunk k+1 of the same row. Under DDP each rank takes its
+    own block of rows of the global batch (``batch_size`` is the global batch).
+    """
+    L = ids.numel() // batch_size
+    if L < 2:
+        raise UserError(
+            f"the text ({ids.numel()} characters) is shorter than one batch of {batch_size} "
+            "streams; use a longer text or a smaller --batch-size")
+    streams = ids[: L * batch_size].view(batch_size, L)  # (B, L)
+    per_rank = batch_size // world_size
+    return streams[rank * per_rank : (rank + 1) * per_rank]
+
+
+def iter_chunks(streams: Tensor, bptt: int, start: int = 0) -> Iterator[tuple[int, Tensor, Tensor]]:
+    """Yield (position, x, y): x = streams[:, i:i+bptt], y the same shifted by one. (B, T) each."""
+    L = streams.size(1)
+    for i in range(start, L - 1, bptt):
+        T = min(bptt, L - 1 - i)
+        yield i, streams[:, i : i + T], streams[:, i + 1 : i + 1 + T]

@@ -1,0 +1,1 @@
+"""One file per model: a config dataclass and an nn.Module with forward(x, state=None)."""

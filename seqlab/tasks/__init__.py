@@ -1,0 +1,1 @@
+"""One readable recipe per task: train(...), evaluate(...) and a Predictor with from_checkpoint()."""

@@ -1,0 +1,280 @@
+"""Training plumbing shared by every task: optimizers, LR schedules, clip-and-step, precision,
+seeding, devices, TBPTT state cutting and the ``metrics.jsonl`` log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.config import check
+from seqlab.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = field(default="adam", metadata={"help": "optimizer", "choices": ["adam", "sgd"]})
+    lr: float = field(default=2e-3, metadata={"help": "learning rate"})
+    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
+    weight_decay: float = field(default=0.0, metadata={"help": "weight decay"})
+    schedule: str = field(
+        default="cosine",
+        metadata={"help": "LR schedule: cosine with warmup, divide by 10 when validation "
+                  "stalls (plateau), or none", "choices": ["cosine", "plateau", "none"]},
+    )
+    warmup_steps: int = field(default=100, metadata={"help": "linear warmup steps (cosine)"})
+    clip_norm: float = field(default=5.0, metadata={"help": "clip the global grad norm (0: off)"})
+    clip_value: float = field(
+        default=0.0, metadata={"help": "clip each gradient element to +-value instead (0: off)"})
+    max_bad_steps: int = field(
+        default=5, metadata={"help": "stop after this many non-finite gradients in a row"})
+
+    def __post_init__(self):
+        check(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        check(self.clip_norm >= 0 and self.clip_value >= 0, "--clip-norm/--clip-value must be >= 0")
+        check(self.warmup_steps >= 0, "--warmup-steps must be >= 0")
+        check(self.max_bad_steps >= 1, "--max-bad-steps must be >= 1")
+
+
+def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+class LRSchedule:
+    """Cosine decay with linear warmup (stepped per batch), or divide-by-10 on a validation plateau
+    (stepped per evaluation), or constant."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int):
+        self.kind = cfg.schedule
+        self.sched = None
+        if self.kind == "cosine":
+            warm, total = cfg.warmup_steps, max(total_steps, 1)
+
+            def factor(step: int) -> float:
+                if step < warm:
+                    return (step + 1) / warm
+                progress = min((step - warm) / max(total - warm, 1), 1.0)
+                return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+            self.sched = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        elif self.kind == "plateau":
+            self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1,
+                                                                    patience=0)
+
+    def step_batch(self) -> None:
+        if self.kind == "cosine":
+            self.sched.step()
+
+    def step_eval(self, val_loss: float) -> None:
+        if self.kind == "plateau":
+            self.sched.step(val_loss)
+
+    def state_dict(self) -> dict:
+        return self.sched.state_dict() if self.sched is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.sched is not None and state:
+            self.sched.load_state_dict(state)
+
+
+def clip_and_step(params: list[Tensor], optimizer: torch.optim.Optimizer, cfg: OptimConfig,
+                  scaler: torch.amp.GradScaler | None = None) -> tuple[float, bool]:
+    """Clip the gradients, step, and return (pre-clip global norm, whether the step was taken).
+
+    A non-finite norm skips the step (the gradients are dropped) so one bad batch cannot
+    destroy the weights (Pascanu, Mikolov and Bengio 2013 clip for the same reason).
+    """
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    max_norm = cfg.clip_norm if cfg.clip_norm > 0 and cfg.clip_value == 0 else math.inf
+    norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    if not math.isfinite(norm):
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.update()  # lets the scaler lower its scale
+        return norm, False
+    if cfg.clip_value > 0:
+        torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    return norm, True
+
+
+class NonFiniteGuard:
+    """Counts non-finite gradients in a row; warns on each, stops the run after too many."""
+
+    def __init__(self, max_bad_steps: int):
+        self.max_bad_steps = max_bad_steps
+        self.in_a_row = 0
+
+    def update(self, stepped: bool, step: int, fp16: bool = False) -> None:
+        if stepped:
+            self.in_a_row = 0
+            return
+        if fp16:
+            return  # the grad scaler skips overflowing steps by design while it finds its scale
+        self.in_a_row += 1
+        warnings.warn(f"step {step}: non-finite gradient norm, step skipped", stacklevel=2)
+        if self.in_a_row >= self.max_bad_steps:
+            raise UserError(
+                f"training diverged: {self.in_a_row} non-finite gradients in a row at step {step}; "
+                "the last good checkpoint is kept; try a lower --lr or a --clip-norm"
+            )
+
+
+def detach_state(state):
+    """Cut the graph at a TBPTT boundary: keep the state's values, forget how they were made.
+
+    Without this, backward at chunk k would run through every earlier chunk (full BPTT, with
+    memory growing without bound) and fail once those graphs are freed.
+    """
+    if state is None:
+        return None
+    if isinstance(state, tuple | list):
+        return type(state)(detach_state(s) for s in state)
+    return state.detach()
+
+
+# --------------------------------------------------------------------------- precision
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with AMX, where bf16 matmuls beat fp32 by a wide margin.
+
+    AVX512-BF16 alone is not enough: on such a CPU (measured here, see bench/rnn_throughput.py)
+    oneDNN's bf16 matmuls run at about 0.6x the fp32 rate.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' picks bf16 on AMX CPUs and on CUDA with bf16 support, else fp32."""
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("--precision fp16 needs a CUDA device; use bf16 or fp32 on CPU")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and cpu_has_fast_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def autocast(precision: str, device: torch.device):
+    """Mixed precision for the forward pass: weights stay fp32, matmuls run in bf16/fp16."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler | None:
+    """fp16 needs loss scaling to keep small gradients from flushing to zero; bf16 does not."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python and torch once per run; return a generator for shuffling and sampling."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; anything else must be available or it is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise UserError(f"unknown --device {name!r}; use auto, cpu, cuda or mps") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is available")
+    return device
+
+
+class MetricsLog:
+    """Appends one JSON object per line to ``metrics.jsonl``; on resume, drops lines written after
+    the checkpoint's step so the log matches the run that continues."""
+
+    def __init__(self, path: str | Path, resume_step: int | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is None:
+            self.path.write_text("")
+        elif self.path.exists():
+            kept = [ln for ln in self.path.read_text().splitlines()
+                    if ln.strip() and _step_of(ln) <= resume_step]
+            self.path.write_text("".join(ln + "\n" for ln in kept))
+        self._f = open(self.path, "a")  # noqa: SIM115 - closed in close()
+
+    def write(self, **record) -> None:
+        self._f.write(json.dumps(record) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _step_of(line: str) -> int:
+    try:
+        return int(json.loads(line).get("step", 0))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return 1 << 62  # a torn last line from a crash: drop it
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """Read a ``metrics.jsonl`` file, skipping a torn last line."""
+    out = []
+    for ln in Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(ln))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm bar, quiet when stderr is not a terminal."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", not sys.stderr.isatty())
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, **kwargs)

@@ -1,0 +1,22 @@
+"""Shared test fixtures: tiny sizes, fixed seeds, and the path to ../shared/data when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present (it is not part of a user's clone)")
+    return SHARED_DATA
