@@ -1,6 +1,6 @@
 """Image captioning demo (placeholder until the captioner lands).
 
-    uv run python apps/caption_demo.py [--host 127.0.0.1] [--port 7860]
+uv run python apps/caption_demo.py [--host 127.0.0.1] [--port 7860]
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import gradio as gr
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="seqlab: image captioning") as demo:
-        gr.Markdown("# seqlab image captioner\n\nThe CNN-encoder / LSTM-decoder captioner is being "
-                    "built; this page is a placeholder. Meanwhile try `seqlab charlm train`.")
+        gr.Markdown(
+            "# seqlab image captioner\n\nThe CNN-encoder / LSTM-decoder captioner is being "
+            "built; this page is a placeholder. Meanwhile try `seqlab charlm train`."
+        )
     return demo
 
 

@@ -20,7 +20,7 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 def rnn_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh"):
     """Elman RNN.
 
-        h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)       (or relu)
+    h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)       (or relu)
     """
     pre = xw + F.linear(h, w_hh, b_hh)  # (B, H)
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
@@ -29,12 +29,12 @@ def rnn_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinear
 def lstm_step(xw: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Tensor | None):
     """LSTM with a forget gate (Hochreiter and Schmidhuber 1997; Gers et al. 2000).
 
-        i_t = sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)     input gate
-        f_t = sigmoid(W_if x_t + b_if + W_hf h_{t-1} + b_hf)     forget gate
-        g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)        candidate cell
-        o_t = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho)     output gate
-        c_t = f_t * c_{t-1} + i_t * g_t
-        h_t = o_t * tanh(c_t)
+    i_t = sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)     input gate
+    f_t = sigmoid(W_if x_t + b_if + W_hf h_{t-1} + b_hf)     forget gate
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)        candidate cell
+    o_t = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho)     output gate
+    c_t = f_t * c_{t-1} + i_t * g_t
+    h_t = o_t * tanh(c_t)
     """
     h, c = state
     gates = xw + F.linear(h, w_hh, b_hh)  # (B, 4H)
@@ -48,10 +48,10 @@ def lstm_step(xw: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Tens
 def gru_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
     """GRU (Cho et al. 2014), in the form cuDNN and torch.nn use (reset gate after the matmul).
 
-        r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)     reset gate
-        z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)     update gate
-        n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
-        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+    r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)     reset gate
+    z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)     update gate
+    n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
     """
     x_r, x_z, x_n = xw.chunk(3, dim=-1)  # each (B, H)
     h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
@@ -62,10 +62,17 @@ def gru_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor
 
 
 class _CellBase(nn.Module):
-    """Parameters ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,)."""
+    """Parameters ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``/``bias_hh`` (G*H,)."""
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool = True,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         G = GATES[mode] * hidden_size
@@ -106,8 +113,15 @@ class _CellBase(nn.Module):
 class RNNCell(_CellBase):
     """One step of an Elman RNN (``rnn_step``). Drop-in for nn.RNNCell."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", device=None, dtype=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__("rnn", input_size, hidden_size, bias, device, dtype)
@@ -122,8 +136,9 @@ class RNNCell(_CellBase):
 class LSTMCell(_CellBase):
     """One LSTM step (``lstm_step``). Drop-in for nn.LSTMCell: returns (h, c)."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
-                 dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__("lstm", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
@@ -137,8 +152,9 @@ class LSTMCell(_CellBase):
 class GRUCell(_CellBase):
     """One GRU step (``gru_step``). Drop-in for nn.GRUCell."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
-                 dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__("gru", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:

@@ -41,7 +41,8 @@ def atomic_write_bytes(path: str | Path, write) -> None:
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"could not write {path}: {e.strerror or e}; the previous file is intact")
+        msg = f"could not write {path}: {e.strerror or e}; the previous file is intact"
+        raise UserError(msg) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

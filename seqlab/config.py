@@ -22,7 +22,7 @@ def _flag(name: str) -> str:
 
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, skip: tuple = ()) -> None:
-    """Add one ``--flag`` per dataclass field; defaults are left as None so overrides are visible."""
+    """Add one ``--flag`` per dataclass field; defaults stay None so overrides are visible."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip or f.metadata.get("cli") is False:

@@ -1,7 +1,8 @@
 """RNN, LSTM and GRU from scratch, as drop-in replacements for their ``torch.nn`` namesakes.
 
-Cells (``RNNCell``, ``LSTMCell``, ``GRUCell``) run one time step; layers (``RNN``, ``LSTM``, ``GRU``)
-run whole sequences, stacked and optionally bidirectional, with ``PackedSequence`` in and out.
+Cells (``RNNCell``, ``LSTMCell``, ``GRUCell``) run one time step; layers (``RNN``, ``LSTM``,
+``GRU``) run whole sequences, stacked and optionally bidirectional, with ``PackedSequence``
+in and out.
 Parameter names, shapes, gate order and initialisation match ``torch.nn``, so a ``state_dict`` moves
 freely between the two.
 
@@ -165,8 +166,11 @@ class RNNBase(nn.Module):
             hx = (zeros, zeros) if is_lstm else zeros
         elif sorted_idx is not None:
             # States come in the user's batch order; packed data is sorted by length.
-            hx = tuple(h.index_select(1, sorted_idx) for h in hx) if is_lstm else (
-                hx.index_select(1, sorted_idx))
+            hx = (
+                tuple(h.index_select(1, sorted_idx) for h in hx)
+                if is_lstm
+                else (hx.index_select(1, sorted_idx))
+            )
         state = tuple(hx) if is_lstm else (hx,)
 
         if self.backend == "fused":
@@ -187,8 +191,14 @@ class RNNBase(nn.Module):
         """One call into PyTorch's fused kernels (the ones torch.nn uses)."""
         fn = getattr(torch, self._vf_mode)
         hx = state if self.mode == "lstm" else state[0]
-        args = (self._flat_weights(), self.bias, self.num_layers, self.dropout, self.training,
-                self.bidirectional)
+        args = (
+            self._flat_weights(),
+            self.bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+        )
         if batch_sizes is None:
             result = fn(data, hx, *args, self.batch_first)
         else:
@@ -269,36 +279,106 @@ class RNNBase(nn.Module):
 
 
 class RNN(RNNBase):
-    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (or relu). Drop-in for nn.RNN."""
+    """Elman RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) or relu. Drop-in for nn.RNN."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None,
-                 backend: str = "fused"):
-        super().__init__("rnn", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, nonlinearity, device, dtype, backend)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        backend: str = "fused",
+    ):
+        super().__init__(
+            "rnn",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            nonlinearity,
+            device,
+            dtype,
+            backend,
+        )
 
 
 class LSTM(RNNBase):
     """Long short-term memory (Hochreiter and Schmidhuber 1997, with the forget gate of Gers et al.
     2000); equations in ``seqlab.cells.lstm_step``. Drop-in for nn.LSTM."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, device=None, dtype=None, backend: str = "fused"):
-        super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, "tanh", device, dtype, backend)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        backend: str = "fused",
+    ):
+        super().__init__(
+            "lstm",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            "tanh",
+            device,
+            dtype,
+            backend,
+        )
 
 
 class GRU(RNNBase):
     """Gated recurrent unit (Cho et al. 2014); equations in ``seqlab.cells.gru_step``.
     Drop-in for nn.GRU."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None, backend: str = "fused"):
-        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, "tanh", device, dtype, backend)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        backend: str = "fused",
+    ):
+        super().__init__(
+            "gru",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            "tanh",
+            device,
+            dtype,
+            backend,
+        )
 
 
 def make_rnn(cell: str, *args, **kwargs) -> RNNBase:

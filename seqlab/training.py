@@ -25,21 +25,28 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class OptimConfig:
-    optimizer: str = field(default="adam", metadata={"help": "optimizer", "choices": ["adam", "sgd"]})
+    optimizer: str = field(
+        default="adam", metadata={"help": "optimizer", "choices": ["adam", "sgd"]}
+    )
     lr: float = field(default=2e-3, metadata={"help": "learning rate"})
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
     weight_decay: float = field(default=0.0, metadata={"help": "weight decay"})
     schedule: str = field(
         default="cosine",
-        metadata={"help": "LR schedule: cosine with warmup, divide by 10 when validation "
-                  "stalls (plateau), or none", "choices": ["cosine", "plateau", "none"]},
+        metadata={
+            "help": "LR schedule: cosine with warmup, divide by 10 when validation "
+            "stalls (plateau), or none",
+            "choices": ["cosine", "plateau", "none"],
+        },
     )
     warmup_steps: int = field(default=100, metadata={"help": "linear warmup steps (cosine)"})
     clip_norm: float = field(default=5.0, metadata={"help": "clip the global grad norm (0: off)"})
     clip_value: float = field(
-        default=0.0, metadata={"help": "clip each gradient element to +-value instead (0: off)"})
+        default=0.0, metadata={"help": "clip each gradient element to +-value instead (0: off)"}
+    )
     max_bad_steps: int = field(
-        default=5, metadata={"help": "stop after this many non-finite gradients in a row"})
+        default=5, metadata={"help": "stop after this many non-finite gradients in a row"}
+    )
 
     def __post_init__(self):
         check(self.lr > 0, f"--lr must be positive, got {self.lr}")
@@ -50,8 +57,9 @@ class OptimConfig:
 
 def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
@@ -73,8 +81,9 @@ class LRSchedule:
 
             self.sched = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         elif self.kind == "plateau":
-            self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1,
-                                                                    patience=0)
+            self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=0.1, patience=0
+            )
 
     def step_batch(self) -> None:
         if self.kind == "cosine":
@@ -92,8 +101,12 @@ class LRSchedule:
             self.sched.load_state_dict(state)
 
 
-def clip_and_step(params: list[Tensor], optimizer: torch.optim.Optimizer, cfg: OptimConfig,
-                  scaler: torch.amp.GradScaler | None = None) -> tuple[float, bool]:
+def clip_and_step(
+    params: list[Tensor],
+    optimizer: torch.optim.Optimizer,
+    cfg: OptimConfig,
+    scaler: torch.amp.GradScaler | None = None,
+) -> tuple[float, bool]:
     """Clip the gradients, step, and return (pre-clip global norm, whether the step was taken).
 
     A non-finite norm skips the step (the gradients are dropped) so one bad batch cannot
@@ -236,8 +249,11 @@ class MetricsLog:
         if resume_step is None:
             self.path.write_text("")
         elif self.path.exists():
-            kept = [ln for ln in self.path.read_text().splitlines()
-                    if ln.strip() and _step_of(ln) <= resume_step]
+            kept = [
+                ln
+                for ln in self.path.read_text().splitlines()
+                if ln.strip() and _step_of(ln) <= resume_step
+            ]
             self.path.write_text("".join(ln + "\n" for ln in kept))
         self._f = open(self.path, "a")  # noqa: SIM115 - closed in close()
 

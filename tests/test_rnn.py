@@ -29,24 +29,32 @@ def _flat(out, state):
 
 
 def _grads(module, tensors):
-    loss = sum((t * torch.linspace(-1, 1, t.numel(), dtype=t.dtype).view_as(t)).sum()
-               for t in tensors)
+    loss = sum(
+        (t * torch.linspace(-1, 1, t.numel(), dtype=t.dtype).view_as(t)).sum() for t in tensors
+    )
     return torch.autograd.grad(loss, list(module.parameters()))
 
 
 @pytest.mark.parametrize("backend", ["scratch", "fused"])
 @pytest.mark.parametrize("mode,num_layers,bidirectional,batch_first,packed", CASES)
 def test_parity_float64(mode, num_layers, bidirectional, batch_first, packed, backend):
-    ref, ours = _pair(mode, backend, torch.float64, num_layers=num_layers,
-                      bidirectional=bidirectional, batch_first=batch_first)
+    ref, ours = _pair(
+        mode,
+        backend,
+        torch.float64,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+    )
     x = torch.randn(4, 7, 3, dtype=torch.float64)  # (B, T, I)
     x = x if batch_first else x.transpose(0, 1)
     D = 2 if bidirectional else 1
     h0 = torch.randn(num_layers * D, 4, 5, dtype=torch.float64)
     hx = (h0, torch.randn_like(h0)) if mode == "LSTM" else h0
     if packed:
-        x = pack_padded_sequence(x, torch.tensor([7, 2, 5, 1]), batch_first=batch_first,
-                                 enforce_sorted=False)
+        x = pack_padded_sequence(
+            x, torch.tensor([7, 2, 5, 1]), batch_first=batch_first, enforce_sorted=False
+        )
     a, b = _flat(*ref(x, hx)), _flat(*ours(x, hx))
     for ta, tb in zip(a, b, strict=True):
         torch.testing.assert_close(tb, ta, atol=1e-10, rtol=0)
@@ -109,8 +117,9 @@ def test_cells_match_torch_nn(cls):
     h = torch.randn(4, 5, dtype=torch.float64)
     hx = (h, torch.randn_like(h)) if cls == "LSTMCell" else h
     a, b = ref(x, hx), ours(x, hx)
-    for ta, tb in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,),
-                      strict=True):
+    for ta, tb in zip(
+        a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,), strict=True
+    ):
         torch.testing.assert_close(tb, ta, atol=1e-12, rtol=0)
     assert ours(x[0]).shape[-1] == 5 if cls != "LSTMCell" else ours(x[0])[0].shape == (5,)
 

@@ -14,8 +14,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("charlm", help="character-level language models")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,sample,evaluate}")
 
-    t = verbs.add_parser("train", help="train a char-LM with truncated BPTT",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t = verbs.add_parser(
+        "train",
+        help="train a char-LM with truncated BPTT",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     from seqlab.tasks.charlm import CharLMTrainConfig
 
     add_dataclass_args(t, CharLMTrainConfig)

@@ -55,14 +55,21 @@ def register(ds: Dataset) -> Dataset:
     return ds
 
 
-register(Dataset(
-    "tinyshakespeare",
-    "Tiny Shakespeare, 1.1 MB of plays (Karpathy's char-rnn corpus)",
-    (Remote("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/"
-            "input.txt", "input.txt",
-            sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),),
-    license="public domain text",
-))
+register(
+    Dataset(
+        "tinyshakespeare",
+        "Tiny Shakespeare, 1.1 MB of plays (Karpathy's char-rnn corpus)",
+        (
+            Remote(
+                "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/"
+                "input.txt",
+                "input.txt",
+                sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+            ),
+        ),
+        license="public domain text",
+    )
+)
 
 
 def file_digest(path: Path, algo: str = "sha256") -> str:
@@ -79,8 +86,10 @@ def verify(path: Path, remote: Remote) -> None:
         want = getattr(remote, algo)
         if want and file_digest(path, algo) != want:
             path.unlink(missing_ok=True)
-            raise UserError(f"{remote.filename}: {algo} mismatch (download corrupted or changed "
-                            f"upstream); the bad file was removed, run the command again")
+            raise UserError(
+                f"{remote.filename}: {algo} mismatch (download corrupted or changed "
+                f"upstream); the bad file was removed, run the command again"
+            )
 
 
 def download(url: str, dest: Path, timeout: float = 30.0) -> Path:
@@ -99,8 +108,10 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> Path:
         raise UserError(f"download of {url} failed: HTTP {e.code} {e.reason}") from e
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        raise UserError(f"cannot reach {url} ({reason}); are you offline? "
-                        "Put the files in place by hand, or retry when online") from e
+        raise UserError(
+            f"cannot reach {url} ({reason}); are you offline? "
+            "Put the files in place by hand, or retry when online"
+        ) from e
     with resp:
         if have and resp.status != 206:  # server ignored the Range header: start over
             have = 0
@@ -114,13 +125,16 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> Path:
                     f.write(chunk)
                     bar.update(len(chunk))
         except (OSError, TimeoutError) as e:
-            raise UserError(f"download of {url} was cut off ({e}); run the command again to "
-                            "resume it") from e
+            raise UserError(
+                f"download of {url} was cut off ({e}); run the command again to resume it"
+            ) from e
         finally:
             bar.close()
     if total is not None and part.stat().st_size < total:
-        raise UserError(f"download of {url} was cut off at {part.stat().st_size} of {total} "
-                        "bytes; run the command again to resume it")
+        raise UserError(
+            f"download of {url} was cut off at {part.stat().st_size} of {total} "
+            "bytes; run the command again to resume it"
+        )
     part.replace(dest)
     return dest
 
@@ -129,8 +143,10 @@ def _safe_target(root: Path, name: str) -> Path:
     """The path a member named ``name`` may be written to, or UserError if it leaves ``root``."""
     p = PurePosixPath(name.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
-        raise UserError(f"unsafe archive member {name!r} (it would write outside the target "
-                        "folder); refusing to extract")
+        raise UserError(
+            f"unsafe archive member {name!r} (it would write outside the target "
+            "folder); refusing to extract"
+        )
     target = (root / p).resolve()
     if not target.is_relative_to(root.resolve()):
         raise UserError(f"unsafe archive member {name!r}; refusing to extract")
@@ -148,8 +164,9 @@ def extract(archive: Path, root: Path, max_bytes: int = MAX_EXTRACT_BYTES) -> li
             for info in infos:
                 target = _safe_target(root, info.filename)
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise UserError(f"archive member {info.filename!r} is a symbolic link; "
-                                    "refusing to extract")
+                    raise UserError(
+                        f"archive member {info.filename!r} is a symbolic link; refusing to extract"
+                    )
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
@@ -175,15 +192,18 @@ def extract(archive: Path, root: Path, max_bytes: int = MAX_EXTRACT_BYTES) -> li
                     _copy_limited(src, dst, m.size, m.name)
                 written.append(target)
             else:
-                raise UserError(f"archive member {m.name!r} is a link or device; refusing to "
-                                "extract")
+                raise UserError(
+                    f"archive member {m.name!r} is a link or device; refusing to extract"
+                )
     return written
 
 
 def _check_sizes(archive: Path, count: int, size: int, max_bytes: int) -> None:
     if count > MAX_MEMBERS or size > max_bytes:
-        raise UserError(f"{archive.name} would unpack to {size} bytes in {count} files, over the "
-                        f"limit ({max_bytes} bytes, {MAX_MEMBERS} files); refusing to extract")
+        raise UserError(
+            f"{archive.name} would unpack to {size} bytes in {count} files, over the "
+            f"limit ({max_bytes} bytes, {MAX_MEMBERS} files); refusing to extract"
+        )
 
 
 def _copy_limited(src, dst, declared: int, name: str) -> None:

@@ -95,7 +95,8 @@ def make_streams(ids: Tensor, batch_size: int, rank: int = 0, world_size: int = 
     if L < 2:
         raise UserError(
             f"the text ({ids.numel()} characters) is shorter than one batch of {batch_size} "
-            "streams; use a longer text or a smaller --batch-size")
+            "streams; use a longer text or a smaller --batch-size"
+        )
     streams = ids[: L * batch_size].view(batch_size, L)  # (B, L)
     per_rank = batch_size // world_size
     return streams[rank * per_rank : (rank + 1) * per_rank]

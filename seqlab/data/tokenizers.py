@@ -57,8 +57,13 @@ class WordTokenizer:
         self._tok = TreebankWordTokenizer()
 
     @classmethod
-    def train(cls, texts: Iterable[str], min_freq: int = 2, max_size: int | None = None,
-              lower: bool = True) -> WordTokenizer:
+    def train(
+        cls,
+        texts: Iterable[str],
+        min_freq: int = 2,
+        max_size: int | None = None,
+        lower: bool = True,
+    ) -> WordTokenizer:
         tok = cls(Vocab(SPECIALS), lower)
         counts = Counter(t for text in texts for t in tok.pieces(text))
         tok.vocab = Vocab.build(counts, min_freq, max_size)
@@ -97,8 +102,14 @@ class SentencePieceTokenizer:
         self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
 
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int = 8000, model_type: str = "unigram",
-              character_coverage: float = 1.0, lower: bool = False) -> SentencePieceTokenizer:
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 8000,
+        model_type: str = "unigram",
+        character_coverage: float = 1.0,
+        lower: bool = False,
+    ) -> SentencePieceTokenizer:
         import sentencepiece as spm
 
         if model_type not in ("unigram", "bpe"):
@@ -109,11 +120,21 @@ class SentencePieceTokenizer:
         buf = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(sentences), model_writer=buf, vocab_size=vocab_size,
-                model_type=model_type, character_coverage=character_coverage,
-                pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, hard_vocab_limit=False,
-                input_sentence_size=2_000_000, shuffle_input_sentence=True,
-                minloglevel=2, num_threads=2)
+                sentence_iterator=iter(sentences),
+                model_writer=buf,
+                vocab_size=vocab_size,
+                model_type=model_type,
+                character_coverage=character_coverage,
+                pad_id=PAD,
+                unk_id=UNK,
+                bos_id=BOS,
+                eos_id=EOS,
+                hard_vocab_limit=False,
+                input_sentence_size=2_000_000,
+                shuffle_input_sentence=True,
+                minloglevel=2,
+                num_threads=2,
+            )
         except RuntimeError as e:
             raise UserError(f"sentencepiece training failed: {str(e).splitlines()[-1]}") from e
         return cls(buf.getvalue())
@@ -154,8 +175,14 @@ def _strip(ids: Iterable[int]) -> list[int]:
     return out
 
 
-def make_tokenizer(kind: str, texts: list[str], vocab_size: int = 8000, min_freq: int = 2,
-                   model_type: str = "unigram", lower: bool = False) -> Tokenizer:
+def make_tokenizer(
+    kind: str,
+    texts: list[str],
+    vocab_size: int = 8000,
+    min_freq: int = 2,
+    model_type: str = "unigram",
+    lower: bool = False,
+) -> Tokenizer:
     """Train a tokenizer of ``kind`` ('sentencepiece' or 'word') on ``texts``."""
     if kind == "sentencepiece":
         return SentencePieceTokenizer.train(texts, vocab_size, model_type, lower=lower)

@@ -1,1 +1,1 @@
-"""One readable recipe per task: train(...), evaluate(...) and a Predictor with from_checkpoint()."""
+"""One readable recipe per task: train(...), evaluate(...), a Predictor with from_checkpoint()."""

@@ -1,7 +1,7 @@
 """Character-level language modelling: train with truncated BPTT, evaluate, sample.
 
-    seqlab charlm train --text input.txt --out runs/shakespeare
-    seqlab charlm sample --checkpoint runs/shakespeare --prime "ROMEO:" --length 500
+seqlab charlm train --text input.txt --out runs/shakespeare
+seqlab charlm sample --checkpoint runs/shakespeare --prime "ROMEO:" --length 500
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from seqlab import distributed
 from seqlab.checkpoint import load_checkpoint, save_checkpoint, write_json
 from seqlab.config import check
 from seqlab.data.text import CharVocab, default_corpus, iter_chunks, make_streams, read_text
 from seqlab.decoding import sample_next
 from seqlab.errors import UserError
 from seqlab.models.charlm import CharLM, CharLMConfig
+from seqlab.tbptt import tbptt_forward, tbptt_windows
 from seqlab.training import (
     LRSchedule,
     MetricsLog,
@@ -29,7 +31,6 @@ from seqlab.training import (
     OptimConfig,
     autocast,
     clip_and_step,
-    detach_state,
     make_grad_scaler,
     make_optimizer,
     progress,
@@ -44,8 +45,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CharLMTrainConfig:
-    text: str | None = field(default=None, metadata={
-        "help": "UTF-8 training text; none: the Python documentation topics shipped with Python"})
+    text: str | None = field(
+        default=None,
+        metadata={
+            "help": "UTF-8 training text; none: the Python documentation topics shipped with Python"
+        },
+    )
     out: str = field(default="runs/charlm", metadata={"help": "run directory"})
     bptt: int = field(default=128, metadata={"help": "steps to backpropagate through (k2)"})
     k1: int = field(default=0, metadata={"help": "update every k1 steps (TBPTT(k1, k2); 0: bptt)"})
@@ -56,9 +61,13 @@ class CharLMTrainConfig:
     eval_every: int = field(default=250, metadata={"help": "validate and checkpoint every N steps"})
     seed: int = field(default=1337, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
-    precision: str = field(default="auto", metadata={
-        "help": "auto (bf16 on AMX CPUs and bf16 GPUs, else fp32), fp32, bf16, fp16 (GPU)",
-        "choices": ["auto", "fp32", "bf16", "fp16"]})
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "auto (bf16 on AMX CPUs and bf16 GPUs, else fp32), fp32, bf16, fp16 (GPU)",
+            "choices": ["auto", "fp32", "bf16", "fp16"],
+        },
+    )
     compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
 
@@ -68,25 +77,10 @@ class CharLMTrainConfig:
         check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
         check(self.max_steps >= 0 and self.epochs >= 0, "--max-steps/--epochs must be >= 0")
         check(self.max_steps > 0 or self.epochs > 0, "set --max-steps or --epochs")
-        check(0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}")
+        check(
+            0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
+        )
         check(self.eval_every >= 1, "--eval-every must be >= 1")
-
-
-def tbptt_windows(length: int, k1: int, k2: int, start: int = 0):
-    """Williams and Peng's TBPTT(k1, k2) over target positions [0, length): every k1 steps,
-    backpropagate through the last k2.
-
-    Yields (s, mid, t, t_prev): run [s, t) from the state carried at s, take the loss on the k1
-    new positions [t_prev, t), and carry the state at ``mid``, the next window's start. With
-    k1 == k2 this is plain chunked TBPTT (s == t_prev, mid == t).
-    """
-    t_prev = start
-    while t_prev < length:
-        t = min(t_prev + k1, length)
-        s = max(0, t_prev + k1 - k2)  # at most k2 - k1 steps of history before the new ones
-        mid = max(0, t + k1 - k2)
-        yield s, mid, t, t_prev
-        t_prev = t
 
 
 @torch.no_grad()
@@ -113,7 +107,8 @@ def _load_corpus(cfg: CharLMTrainConfig) -> tuple[str, str]:
 def train(cfg: CharLMTrainConfig, mcfg: CharLMConfig, ocfg: OptimConfig) -> dict:
     """Train a char-LM; returns a summary dict. Writes config.json, metrics.jsonl, checkpoints."""
     out = Path(cfg.out)
-    device = resolve_device(cfg.device)
+    info, device = distributed.setup(cfg.device)
+    distributed.check_divisible(cfg.batch_size, info)
     precision = resolve_precision(cfg.precision, device)
     gen = seed_everything(cfg.seed)  # noqa: F841 - seeds torch's global RNG for dropout
     text, source = _load_corpus(cfg)
@@ -128,13 +123,14 @@ def train(cfg: CharLMTrainConfig, mcfg: CharLMConfig, ocfg: OptimConfig) -> dict
         vocab = CharVocab.from_text(text)
     n_train = int(len(text) * (1 - cfg.val_fraction))
     ids = vocab.encode(text, what=source)
-    streams = make_streams(ids[:n_train], cfg.batch_size)  # (B, L)
+    streams = make_streams(ids[:n_train], cfg.batch_size, info.rank, info.world_size)  # (B, L)
     val_bs = max(1, min(cfg.batch_size, (len(ids) - n_train) // (cfg.bptt + 1)))
     val_streams = make_streams(ids[n_train:], val_bs)
 
     mcfg = dataclasses.replace(mcfg, vocab_size=len(vocab))
     model = CharLM(mcfg).to(device)
-    fwd = torch.compile(model) if cfg.compile else model
+    ddp = distributed.wrap(model, info, device)
+    fwd = torch.compile(ddp) if cfg.compile else ddp  # the uncompiled model is what is saved
     optimizer = make_optimizer(model.parameters(), ocfg)
     k1, k2 = cfg.k1 or cfg.bptt, cfg.bptt
     steps_per_epoch = math.ceil((streams.size(1) - 1) / k1)
@@ -147,44 +143,72 @@ def train(cfg: CharLMTrainConfig, mcfg: CharLMConfig, ocfg: OptimConfig) -> dict
         optimizer.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         step, epoch, pos, best = resume["step"], resume["epoch"], resume["pos"], resume["best"]
-        carry = resume["carry"]
-        carry = tuple(c.to(device) for c in carry) if carry is not None else None
+        carry = _map_state(
+            resume["carry"], lambda c: distributed.shard_batch(c.to(device), info, 1)
+        )
         torch.set_rng_state(resume["rng"])
-    write_json(out / "config.json", {"train": dataclasses.asdict(cfg),
-                                     "model": dataclasses.asdict(mcfg),
-                                     "optim": dataclasses.asdict(ocfg)})
-    metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
+    if info.is_main:
+        write_json(
+            out / "config.json",
+            {
+                "train": dataclasses.asdict(cfg),
+                "model": dataclasses.asdict(mcfg),
+                "optim": dataclasses.asdict(ocfg),
+            },
+        )
+    metrics = (
+        MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
+        if info.is_main
+        else None
+    )
     guard = NonFiniteGuard(ocfg.max_bad_steps)
-    log.info("charlm: %s, %d chars (%d train), vocab %d, %s on %s (%s)", source, len(text),
-             n_train, len(vocab), mcfg.cell, device, precision)
+    log.info(
+        "charlm: %s, %d chars (%d train), vocab %d, %s on %s (%s)",
+        source,
+        len(text),
+        n_train,
+        len(vocab),
+        mcfg.cell,
+        device,
+        precision,
+    )
 
     def checkpoint(name: str, val_loss: float) -> None:
-        save_checkpoint(out / name, {
-            "task": TASK, "model_config": dataclasses.asdict(mcfg), "model": model.state_dict(),
-            "vocab": vocab.chars, "optimizer": optimizer.state_dict(),
-            "scheduler": sched.state_dict(), "step": step, "epoch": epoch, "pos": pos,
-            "carry": carry, "best": best, "rng": torch.get_rng_state(),
-            "metrics": {"val_loss": val_loss}, "source": source})
+        # The carried TBPTT state is part of the run: save all streams' so resume is exact.
+        full_carry = _map_state(carry, lambda c: distributed.gather_batch(c, info, 1))
+        if not info.is_main:
+            return
+        save_checkpoint(
+            out / name,
+            {
+                "task": TASK,
+                "model_config": dataclasses.asdict(mcfg),
+                "model": model.state_dict(),
+                "vocab": vocab.chars,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "pos": pos,
+                "carry": _map_state(full_carry, lambda c: c.cpu()),
+                "best": best,
+                "rng": torch.get_rng_state(),
+                "metrics": {"val_loss": val_loss},
+                "source": source,
+            },
+        )
 
-    bar = progress(total=total, initial=step, desc="charlm", unit="step")
+    bar = progress(
+        total=total, initial=step, desc="charlm", unit="step", disable=not info.is_main or None
+    )
     t0, tokens, val_loss = time.perf_counter(), 0, math.nan
     model.train()
     while step < total:
         for s, mid, t, t_prev in tbptt_windows(streams.size(1) - 1, k1, k2, start=pos):
             x = streams[:, s:t].to(device)  # (B, T)
             y = streams[:, t_prev + 1 : t + 1].to(device)  # (B, t - t_prev): the new targets
-            parts, st = [], carry
             with autocast(precision, device):
-                if mid > s:  # run up to the next window's start and keep that state
-                    logits, st = fwd(x[:, : mid - s], carry)
-                    parts.append(logits)
-                # TBPTT boundary: the next window starts from these values, but no gradient
-                # may flow back past it (that is what makes the truncation truncated).
-                next_carry = detach_state(st) if mid > s else carry
-                if t > mid:
-                    logits, _ = fwd(x[:, mid - s :], st)
-                    parts.append(logits)
-            logits = torch.cat(parts, 1)[:, -(t - t_prev) :]  # (B, t - t_prev, V)
+                logits, next_carry = tbptt_forward(fwd, x, carry, s, mid, t, t_prev)
             loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
@@ -193,18 +217,32 @@ def train(cfg: CharLMTrainConfig, mcfg: CharLMConfig, ocfg: OptimConfig) -> dict
             step += 1
             sched.step_batch()
             guard.update(stepped, step, fp16=scaler is not None)
-            tokens += y.numel()
+            tokens += y.numel() * info.world_size
             tok_s = tokens / (time.perf_counter() - t0)
-            metrics.write(step=step, loss=loss.item(), grad_norm=norm, stepped=stepped,
-                          clipped=bool(ocfg.clip_norm and norm > ocfg.clip_norm),
-                          lr=optimizer.param_groups[0]["lr"], tokens_per_s=round(tok_s))
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", norm=f"{norm:.2f}", tok_s=f"{tok_s:.0f}")
+            loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
+            if info.is_main:
+                metrics.write(
+                    step=step,
+                    loss=loss_value,
+                    grad_norm=norm,
+                    stepped=stepped,
+                    clipped=bool(ocfg.clip_norm and norm > ocfg.clip_norm),
+                    lr=optimizer.param_groups[0]["lr"],
+                    tokens_per_s=round(tok_s),
+                )
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.3f}", norm=f"{norm:.2f}", tok_s=f"{tok_s:.0f}")
             if step % cfg.eval_every == 0 or step == total:
+                # Every process scores the whole validation text, so all agree on the result.
                 val_loss = evaluate_loss(model, val_streams, cfg.bptt, device, precision)
                 sched.step_eval(val_loss)
-                metrics.write(step=step, val_loss=val_loss, epoch=epoch,
-                              elapsed_s=round(time.perf_counter() - t0, 2))
+                if info.is_main:
+                    metrics.write(
+                        step=step,
+                        val_loss=val_loss,
+                        epoch=epoch,
+                        elapsed_s=round(time.perf_counter() - t0, 2),
+                    )
                 if val_loss < best:
                     best = val_loss
                     checkpoint("ckpt_best.pt", val_loss)
@@ -214,11 +252,30 @@ def train(cfg: CharLMTrainConfig, mcfg: CharLMConfig, ocfg: OptimConfig) -> dict
         else:  # the epoch ended: start the next pass from a fresh state
             epoch, pos, carry = epoch + 1, 0, None
     bar.close()
-    metrics.close()
-    return {"steps": step, "best_val_loss": best, "last_val_loss": val_loss,
-            "elapsed_s": time.perf_counter() - t0, "tokens_per_s": tokens / (time.perf_counter()
-                                                                             - t0),
-            "out": str(out), "source": source, "precision": precision}
+    if metrics is not None:
+        metrics.close()
+    elapsed = time.perf_counter() - t0
+    distributed.cleanup(info)
+    return {
+        "steps": step,
+        "best_val_loss": best,
+        "last_val_loss": val_loss,
+        "elapsed_s": round(elapsed, 2),
+        "tokens_per_s": round(tokens / elapsed),
+        "out": str(out),
+        "source": source,
+        "precision": precision,
+        "processes": info.world_size,
+    }
+
+
+def _map_state(state, fn):
+    """Apply ``fn`` to the tensor(s) of a recurrent state (a tensor, a tuple, or None)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple | list):
+        return tuple(fn(s) for s in state)
+    return fn(state)
 
 
 class CharLMPredictor:
@@ -236,8 +293,15 @@ class CharLMPredictor:
         return cls(model.to(dev), CharVocab(ckpt["vocab"]), dev)
 
     @torch.no_grad()
-    def sample(self, prime: str = "\n", length: int = 500, temperature: float = 0.8,
-               top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> str:
+    def sample(
+        self,
+        prime: str = "\n",
+        length: int = 500,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> str:
         if length < 0:
             raise UserError(f"--length must be >= 0, got {length}")
         if temperature < 0:
