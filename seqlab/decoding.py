@@ -1,13 +1,33 @@
-"""Decoding shared by every generator: sampling (temperature, top-k, top-p), greedy and batched
-beam search, for any model that exposes a step function.
+"""Decoding shared by every generator: greedy, sampling (temperature, top-k, top-p) and batched
+beam search with the GNMT length penalty, for any model that exposes a step function.
 
-A step function maps (tokens (N,), state) -> (log-probabilities or logits (N, V), new state).
+    step(tokens (N,) long, state) -> (log_probs (N, V), new_state, attn (N, S) or None)
+
+The state is a tensor or a nested tuple/list/dict of tensors, each with the batch dim N first, so
+beam search can expand and reorder it without knowing the model. Models expose the step as e.g.
+``model.decode_step``; the task recipe builds the initial state (encoder outputs, masks, h0).
+
+    hyps = beam_search(model.decode_step, state, batch_size=B, bos=2, eos=3, beam_size=5)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
+
+State = Tensor | tuple | list | dict
+StepFn = Callable[[Tensor, State], tuple[Tensor, State, Tensor | None]]
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # generated ids, without <bos>, without the final <eos>
+    score: float  # the ranking score (length-penalised for beam search)
+    log_prob: float  # sum of token log-probabilities (including <eos> if reached)
+    attention: Tensor | None = None  # (len(tokens), S) attention rows, or None
 
 
 def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
@@ -25,11 +45,206 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
     return logits
 
 
-def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                generator: torch.Generator | None = None) -> Tensor:
+def sample_next(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Draw one token per row from softmax(logits / temperature). temperature 0 means argmax."""
     if temperature <= 0:
         return logits.argmax(-1)
     logits = filter_logits(logits.float() / temperature, top_k, top_p)
     probs = logits.softmax(-1)  # (N, V)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (N,)
+
+
+def reorder_state(state: State, index: Tensor) -> State:
+    """``index_select(0, index)`` on every tensor of a nested state (None passes through)."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.index_select(0, index.to(state.device))
+    if isinstance(state, dict):
+        return {k: reorder_state(v, index) for k, v in state.items()}
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # namedtuple
+        return type(state)(*(reorder_state(s, index) for s in state))
+    if isinstance(state, (tuple, list)):
+        return type(state)(reorder_state(s, index) for s in state)
+    raise TypeError(f"cannot reorder a decoder state of type {type(state).__name__}")
+
+
+def gnmt_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al. 2016); alpha 0 is none."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def _device_of(state: State) -> torch.device:
+    if isinstance(state, Tensor):
+        return state.device
+    items = state.values() if isinstance(state, dict) else state if state is not None else []
+    for s in items:
+        if s is not None and not isinstance(s, (int, float, str)):
+            return _device_of(s)
+    return torch.device("cpu")
+
+
+def _step(step: StepFn, tokens: Tensor, state: State):
+    log_probs, state, attn = step(tokens, state)
+    # log_softmax is idempotent on log-probabilities and normalises raw logits
+    return log_probs.float().log_softmax(-1), state, attn
+
+
+def _left_to_right(
+    step: StepFn,
+    state: State,
+    batch_size: int,
+    bos: int,
+    eos: int,
+    max_len: int,
+    choose: Callable[[Tensor], Tensor],
+) -> list[Hypothesis]:
+    """Decode one token per step with ``choose(log_probs) -> tokens``; stop at <eos> or max_len."""
+    tokens = torch.full((batch_size,), bos, dtype=torch.long, device=_device_of(state))
+    done = torch.zeros(batch_size, dtype=torch.bool, device=tokens.device)
+    log_prob = torch.zeros(batch_size, device=tokens.device)
+    out, attns = [], []
+    for _ in range(max_len):
+        log_probs, state, attn = _step(step, tokens, state)  # (N, V)
+        tokens = choose(log_probs).to(tokens.device)  # (N,)
+        log_prob += log_probs.gather(1, tokens[:, None]).squeeze(1) * (~done)
+        out.append(tokens)
+        attns.append(attn)
+        done |= tokens == eos
+        if done.all():
+            break
+    ids = torch.stack(out, 1).tolist()  # (N, T)
+    hyps = []
+    for i, row in enumerate(ids):
+        n = row.index(eos) if eos in row else len(row)
+        att = torch.stack([a[i] for a in attns[:n]]) if attns[0] is not None and n else None
+        hyps.append(Hypothesis(row[:n], log_prob[i].item(), log_prob[i].item(), att))
+    return hyps
+
+
+def greedy(
+    step: StepFn, state: State, batch_size: int, bos: int, eos: int, max_len: int = 50
+) -> list[Hypothesis]:
+    """The most likely next token at every step; one hypothesis per batch item."""
+    return _left_to_right(step, state, batch_size, bos, eos, max_len, lambda lp: lp.argmax(-1))
+
+
+def sample(
+    step: StepFn,
+    state: State,
+    batch_size: int,
+    bos: int,
+    eos: int,
+    max_len: int = 50,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> list[Hypothesis]:
+    """Ancestral sampling with temperature, top-k and nucleus filtering (see ``sample_next``).
+    ``generator`` must live on the state's device; temperature 0 is greedy."""
+
+    def choose(lp: Tensor) -> Tensor:
+        return sample_next(lp, temperature, top_k, top_p, generator)
+
+    return _left_to_right(step, state, batch_size, bos, eos, max_len, choose)
+
+
+def beam_search(
+    step: StepFn,
+    state: State,
+    batch_size: int,
+    bos: int,
+    eos: int,
+    beam_size: int = 5,
+    max_len: int = 50,
+    length_penalty: float = 0.6,
+    n_best: int = 1,
+) -> list[list[Hypothesis]]:
+    """Batched beam search: one ``step`` call per time step for all live beams of all items.
+
+    Scores are log P(Y) / lp(|Y|) with the GNMT penalty, |Y| counting the <eos>. Finished
+    hypotheses are kept aside; an item stops once its n_best-th finished score cannot be beaten
+    by any live beam (log-probs only fall, so the best a beam can reach is its log-prob over the
+    largest penalty ahead), or at max_len, where live beams count as finished. Returns, per item,
+    the n_best hypotheses best first.
+    """
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
+    K, alpha = beam_size, length_penalty
+    lp = gnmt_penalty
+    device = _device_of(state)
+    state = reorder_state(state, torch.arange(batch_size, device=device).repeat_interleave(K))
+    alive = list(range(batch_size))  # batch items still decoding, in row-block order
+    scores = torch.full((batch_size, K), float("-inf"), device=device)  # (A, K) log P
+    scores[:, 0] = 0.0  # all beams start identical: expand only the first one at t = 1
+    tokens = torch.full((batch_size * K,), bos, dtype=torch.long, device=device)
+    history = torch.empty(batch_size * K, 0, dtype=torch.long, device=device)  # (A*K, t)
+    attn_hist: Tensor | None = None  # (A*K, t, S)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
+
+    for t in range(1, max_len + 1):
+        log_probs, state, attn = _step(step, tokens, state)  # (A*K, V)
+        A, V = len(alive), log_probs.size(1)
+        cand = (scores.view(-1, 1) + log_probs).view(A, K * V)  # (A, K*V)
+        top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=1)  # (A, 2K): >= K without <eos>
+        top_beam, top_tok = top_idx // V, top_idx % V
+        is_eos = top_tok == eos
+        # as in fairseq, an <eos> finishes a hypothesis only if it ranks in the top K: with K = 1
+        # this is exactly greedy search
+        for a, j in is_eos[:, :K].nonzero().tolist():
+            s = top_scores[a, j].item()
+            if s > float("-inf"):
+                row = a * K + top_beam[a, j].item()
+                att = attn_hist[row] if attn_hist is not None else None
+                hyp = Hypothesis(history[row].tolist(), s / lp(t, alpha), s, att)
+                finished[alive[a]].append(hyp)
+
+        scores, pick = top_scores.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (A, K)
+        rows = (torch.arange(A, device=device)[:, None] * K + top_beam.gather(1, pick)).view(-1)
+        tokens = top_tok.gather(1, pick).view(-1)  # (A*K,)
+        history = torch.cat([history[rows], tokens[:, None]], 1)  # (A*K, t)
+        if attn is not None:
+            row_attn = attn[rows].float()[:, None]  # (A*K, 1, S)
+            attn_hist = row_attn if attn_hist is None else torch.cat([attn_hist[rows], row_attn], 1)
+        state = reorder_state(state, rows)
+
+        if t == max_len:  # live beams count as finished
+            for a, item in enumerate(alive):
+                for k in range(K):
+                    s = scores[a, k].item()
+                    if s > float("-inf"):
+                        att = attn_hist[a * K + k] if attn_hist is not None else None
+                        hyp = Hypothesis(history[a * K + k].tolist(), s / lp(t, alpha), s, att)
+                        finished[item].append(hyp)
+            break
+        best_penalty = max(lp(t + 1, alpha), lp(max_len, alpha))
+        keep = [
+            a
+            for a, item in enumerate(alive)
+            if not _settled(finished[item], scores[a, 0].item() / best_penalty, n_best)
+        ]
+        if not keep:
+            break
+        if len(keep) < A:  # drop settled items from the batch
+            alive = [alive[a] for a in keep]
+            sel = torch.tensor(keep, device=device)[:, None] * K + torch.arange(K, device=device)
+            sel = sel.view(-1)  # (A'*K,)
+            scores, tokens, history = scores[keep], tokens[sel], history[sel]
+            attn_hist = attn_hist[sel] if attn_hist is not None else None
+            state = reorder_state(state, sel)
+
+    return [sorted(f, key=lambda h: -h.score)[:n_best] for f in finished]
+
+
+def _settled(finished: list[Hypothesis], bound: float, n_best: int) -> bool:
+    """True when the n_best-th best finished score is at least what any live beam can reach."""
+    if len(finished) < n_best:
+        return False
+    return sorted((h.score for h in finished), reverse=True)[n_best - 1] >= bound
