@@ -72,9 +72,15 @@ def load_checkpoint(path: str | Path, task: str | None = None, map_location="cpu
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        msg = str(e)
+        if "GLOBAL" not in msg and "global" not in msg:  # junk bytes, not a pickle of objects
+            raise UserError(
+                f"cannot read checkpoint {path}: it is corrupt or not a checkpoint"
+            ) from e
+        found = next((ln.strip() for ln in msg.splitlines() if "GLOBAL" in ln), "")[:120]
         raise UserError(
-            f"refusing to load {path}: it is not a plain seqlab checkpoint "
-            f"(it needs arbitrary code to unpickle: {str(e).splitlines()[0][:120]})"
+            f"refusing to load {path}: it holds pickled objects that could run code, not a plain "
+            f"seqlab checkpoint ({found})"
         ) from e
     except Exception as e:  # truncated zip, random bytes, ...
         raise UserError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint") from e

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,8 +105,16 @@ def _load_corpus(cfg: CharLMTrainConfig) -> tuple[str, str]:
     return default_corpus()
 
 
-def train(cfg: CharLMTrainConfig, mcfg: CharLMConfig, ocfg: OptimConfig) -> dict:
-    """Train a char-LM; returns a summary dict. Writes config.json, metrics.jsonl, checkpoints."""
+def train(
+    cfg: CharLMTrainConfig,
+    mcfg: CharLMConfig,
+    ocfg: OptimConfig,
+    callback: Callable[[int, int, float], None] | None = None,
+) -> dict:
+    """Train a char-LM; returns a summary dict. Writes config.json, metrics.jsonl, checkpoints.
+
+    ``callback(step, total, loss)`` runs after every step (progress bars in apps, tests).
+    """
     out = Path(cfg.out)
     info, device = distributed.setup(cfg.device)
     distributed.check_divisible(cfg.batch_size, info)
@@ -247,6 +256,8 @@ def train(cfg: CharLMTrainConfig, mcfg: CharLMConfig, ocfg: OptimConfig) -> dict
                     best = val_loss
                     checkpoint("ckpt_best.pt", val_loss)
                 checkpoint("ckpt_last.pt", val_loss)
+            if callback is not None:
+                callback(step, total, loss_value)
             if step >= total:
                 break
         else:  # the epoch ended: start the next pass from a fresh state
