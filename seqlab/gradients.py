@@ -1,0 +1,311 @@
+"""Temporal gradient norms: how much of a last-step loss reaches each earlier hidden state.
+
+For a sequence of length T and a loss on the last step only, this measures ||dL/dh_t|| for every
+step t and every layer, for RNN (tanh, relu, linear), LSTM and GRU, averaged over seeds. It reads
+the per-step states of the scratch backend (``layer.keep_states = True``), so the numbers are the
+gradients autograd really computes, not a formula. ``distance = T - t``; distance T is the initial
+state h_0. This is the measurement behind Bengio, Simard and Frasconi (1994) and Pascanu, Mikolov
+and Bengio (2013): dL/dh_t = prod_k (W_hh^T diag(phi'(a_k))) dL/dh_T, so the norm shrinks or grows
+geometrically with the distance unless gates keep it (Hochreiter and Schmidhuber 1997).
+
+    seqlab grads temporal --cells rnn,lstm,gru --seq-len 100 --radius 0.9 --out runs/temporal
+
+Figures are drawn by ``seqlab.gradient_plots``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seqlab.config import check
+from seqlab.errors import UserError
+from seqlab.rnn import RNNBase, make_rnn
+
+CELLS = ("rnn", "rnn_relu", "rnn_linear", "lstm", "gru")
+INITS = ("default", "orthogonal", "identity")
+CSV_COLUMNS = ["cell", "layer", "distance", "grad_norm"]
+
+
+def parse_list(text: str | float | int, kind: type = str) -> list:
+    """'rnn,lstm' -> ['rnn', 'lstm']; '0,1,3' with kind=float -> [0.0, 1.0, 3.0]."""
+    try:
+        return [kind(s.strip()) for s in str(text).split(",") if s.strip()]
+    except ValueError as e:
+        raise ValueError(
+            f"cannot read {text!r} as a comma-separated list of {kind.__name__}"
+        ) from e
+
+
+@dataclass
+class TemporalConfig:
+    cells: str = field(
+        default="rnn,lstm,gru", metadata={"help": f"comma-separated cells among {', '.join(CELLS)}"}
+    )
+    seq_len: int = field(default=100, metadata={"help": "sequence length T"})
+    hidden_size: int = field(default=64, metadata={"help": "hidden units per layer"})
+    input_size: int = field(default=64, metadata={"help": "input features (random N(0, 1))"})
+    num_layers: int = field(default=1, metadata={"help": "stacked layers"})
+    batch_size: int = field(default=16, metadata={"help": "sequences per seed"})
+    radius: float = field(
+        default=0.0,
+        metadata={
+            "help": "scale each recurrent block of W_hh to this spectral radius (0: keep the init)"
+        },
+    )
+    init: str = field(
+        default="default",
+        metadata={
+            "help": "recurrent init: default (torch.nn's uniform), orthogonal (Saxe et al. "
+            "2014) or identity (Le et al. 2015)",
+            "choices": list(INITS),
+        },
+    )
+    nonlinearity: str = field(
+        default="tanh",
+        metadata={"help": "what the plain 'rnn' cell uses", "choices": ["tanh", "relu", "linear"]},
+    )
+    forget_bias: str = field(
+        default="0",
+        metadata={
+            "help": "LSTM forget-gate bias b_f, one curve per comma-separated value (e.g. 0,1,3)"
+        },
+    )
+    seeds: int = field(default=5, metadata={"help": "random seeds to average over"})
+    dtype: str = field(
+        default="float64",
+        metadata={
+            "help": "float64 keeps norms far below 1e-38 visible",
+            "choices": ["float64", "float32"],
+        },
+    )
+    out: str = field(default="runs/temporal", metadata={"help": "output directory"})
+
+    def __post_init__(self):
+        for cell in parse_list(self.cells):
+            check(cell in CELLS, f"--cells: unknown cell {cell!r}; choose among {', '.join(CELLS)}")
+        check(len(parse_list(self.cells)) > 0, "--cells must name at least one cell")
+        check(self.seq_len >= 1, f"--seq-len must be >= 1, got {self.seq_len}")
+        check(self.hidden_size >= 1 and self.input_size >= 1, "--hidden/input-size must be >= 1")
+        check(self.num_layers >= 1, f"--num-layers must be >= 1, got {self.num_layers}")
+        check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
+        check(self.radius >= 0, f"--radius must be >= 0, got {self.radius}")
+        check(self.seeds >= 1, f"--seeds must be >= 1, got {self.seeds}")
+        check(self.init in INITS, f"--init must be one of {INITS}, got {self.init!r}")
+        parse_list(self.forget_bias, float)
+
+
+def spectral_radius(w: Tensor) -> float:
+    """Largest |eigenvalue| of a square matrix."""
+    return float(torch.linalg.eigvals(w.double()).abs().max())
+
+
+@torch.no_grad()
+def init_recurrent(
+    layer: RNNBase, init: str = "default", radius: float = 0.0, forget_bias: float = 0.0
+) -> None:
+    """Re-initialise each (H, H) gate block of every W_hh, then scale it to ``radius``.
+
+    For the LSTM the forget-gate bias (gate order i, f, g, o: the slice [H:2H]) is set so that
+    b_if + b_hf = forget_bias exactly: the whole value goes into bias_ih, bias_hh's slice is 0
+    (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1).
+    """
+    H = layer.hidden_size
+    for name, w in layer.named_parameters():
+        if not name.startswith("weight_hh"):
+            continue
+        for block in w.split(H, dim=0):  # (H, H) per gate
+            if init == "orthogonal":
+                torch.nn.init.orthogonal_(block)
+            elif init == "identity":
+                block.copy_(torch.eye(H, dtype=w.dtype))
+            if radius > 0:
+                block.mul_(radius / spectral_radius(block))
+    if layer.mode == "lstm" and layer.bias:
+        for name, b in layer.named_parameters():
+            if name.startswith("bias_ih"):
+                b[H : 2 * H] = forget_bias
+            elif name.startswith("bias_hh"):
+                b[H : 2 * H] = 0.0
+
+
+def build_layer(cell: str, cfg: TemporalConfig, forget_bias: float = 0.0) -> RNNBase:
+    """A scratch-backend layer for ``cell``, initialised by the config's knobs."""
+    dtype = getattr(torch, cfg.dtype)
+    name = "rnn" if cell == "rnn_linear" else cell  # the linear RNN reuses the RNN's parameters
+    layer = make_rnn(
+        name, cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True, backend="scratch"
+    ).to(dtype)
+    init_recurrent(layer, cfg.init, cfg.radius, forget_bias)
+    layer.keep_states = True
+    return layer
+
+
+def linear_rnn_forward(layer: RNNBase, x: Tensor, h0: Tensor) -> tuple[Tensor, list[list[Tensor]]]:
+    """A linear RNN, h_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, with per-step states kept.
+
+    The theory case: with W_hh = rho * Q (Q orthogonal), dL/dh_t = (W_hh^T)^(T-t) dL/dh_T, so
+    ||dL/dh_t|| = rho^(T-t) ||dL/dh_T|| exactly.
+    """
+    steps: list[list[Tensor]] = []
+    for k in range(layer.num_layers):
+        w_ih, w_hh, b_ih, b_hh = layer._weights(k, 0)
+        xw = F.linear(x, w_ih, b_ih)  # (B, T, H)
+        h, hs = h0[k], []
+        for t in range(x.size(1)):
+            h = xw[:, t] + F.linear(h, w_hh, b_hh)  # (B, H)
+            h.retain_grad()
+            hs.append(h)
+        steps.append(hs)
+        x = torch.stack(hs, 1)  # (B, T, H): the next layer's input
+    return x, steps
+
+
+def step_grad_norms(layer: RNNBase, x: Tensor, linear: bool = False) -> list[list[float]]:
+    """||dL/dh_t|| for a loss on the last step: norms[layer][distance], distance 0..T.
+
+    The loss is <h_T, v> with a fixed random direction v, so dL/dh_T = v for the top layer.
+    Distance T is the initial state h_0 (a zero tensor that asks for its gradient).
+    """
+    B, T = x.shape[:2]
+    L, H = layer.num_layers, layer.hidden_size
+    h0 = x.new_zeros(L, B, H, requires_grad=True)  # (L, B, H)
+    if linear:
+        out, steps = linear_rnn_forward(layer, x, h0)
+    else:
+        hx = (h0, torch.zeros_like(h0)) if layer.mode == "lstm" else h0
+        out, _ = layer(x, hx)  # (B, T, H)
+        steps = [dirs[0] for dirs in layer.step_states]
+    v = torch.randn(B, H, dtype=x.dtype)
+    (out[:, -1] * v).sum().backward()
+    norms = []
+    for k in range(L):
+        grads = [h0.grad[k]] + [h.grad for h in steps[k]]  # t = 0..T
+        per_t = [float(g.norm()) if g is not None else 0.0 for g in grads]
+        norms.append(per_t[::-1])  # distance = T - t
+    return norms
+
+
+def cell_label(cell: str, nonlinearity: str, forget_bias: float, n_biases: int) -> str:
+    """Canonical names for the CSV: rnn (tanh), rnn_relu, rnn_linear, lstm, gru."""
+    if cell == "rnn" and nonlinearity != "tanh":
+        cell = f"rnn_{nonlinearity}"
+    if cell == "lstm" and n_biases > 1:
+        return f"lstm (b_f={forget_bias:g})"
+    return cell
+
+
+def _variants(cfg: TemporalConfig) -> list[tuple[str, str, float]]:
+    """(label, cell, forget_bias) for every curve to measure."""
+    biases = parse_list(cfg.forget_bias, float) or [0.0]
+    out = []
+    for cell in parse_list(cfg.cells):
+        for fb in biases if cell == "lstm" else [0.0]:
+            label = cell_label(cell, cfg.nonlinearity, fb, len(biases))
+            if label not in [v[0] for v in out]:  # "rnn" with --nonlinearity linear = rnn_linear
+                out.append((label, cell, fb))
+    return out
+
+
+def measure_temporal(cfg: TemporalConfig, progress=None) -> list[dict]:
+    """Rows {cell, layer, distance, grad_norm}, the norm averaged over ``cfg.seeds`` seeds.
+
+    ``progress(fraction, text)`` is called after each (cell, seed) when given.
+    """
+    variants = _variants(cfg)
+    rows, done, total = [], 0, len(variants) * cfg.seeds
+    threads = torch.get_num_threads()
+    # Batch 16 x 64 units: each step is a tiny op, and extra intra-op threads only add sync cost
+    # (about 4x slower on a busy 2-core machine, measured).
+    torch.set_num_threads(1)
+    try:
+        for label, cell, fb in variants:
+            rows += _measure_variant(cfg, label, cell, fb)
+            done += cfg.seeds
+            if progress is not None:
+                progress(done / total, label)
+    finally:
+        torch.set_num_threads(threads)
+    return rows
+
+
+def _measure_variant(cfg: TemporalConfig, label: str, cell: str, fb: float) -> list[dict]:
+    """One curve per layer: the norm at each distance, averaged over the seeds."""
+    kind = f"rnn_{cfg.nonlinearity}" if cell == "rnn" and cfg.nonlinearity != "tanh" else cell
+    sums: list[list[float]] = []
+    for seed in range(cfg.seeds):
+        torch.manual_seed(seed)
+        layer = build_layer(kind, cfg, fb)
+        x = torch.randn(
+            cfg.batch_size, cfg.seq_len, cfg.input_size, dtype=getattr(torch, cfg.dtype)
+        )  # (B, T, I)
+        norms = step_grad_norms(layer, x, linear=kind == "rnn_linear")
+        sums = (
+            norms
+            if not sums
+            else [
+                [a + b for a, b in zip(s, n, strict=True)] for s, n in zip(sums, norms, strict=True)
+            ]
+        )
+    return [
+        {"cell": label, "layer": k, "distance": d, "grad_norm": total / cfg.seeds}
+        for k, per_d in enumerate(sums)
+        for d, total in enumerate(per_d)
+    ]
+
+
+def far_norms(rows: list[dict]) -> list[tuple[str, int, float, float]]:
+    """(cell, layer, norm at distance 0, norm at the largest distance) for each curve."""
+    far = max(int(r["distance"]) for r in rows)
+    ends: dict[tuple[str, int], list[float]] = {}
+    for r in rows:
+        if int(r["distance"]) in (0, far):
+            ends.setdefault((r["cell"], int(r["layer"])), [0.0, 0.0])
+            ends[(r["cell"], int(r["layer"]))][int(r["distance"]) == far] = float(r["grad_norm"])
+    return [(cell, layer, near, distant) for (cell, layer), (near, distant) in ends.items()]
+
+
+def temporal_title(cfg: TemporalConfig) -> str:
+    """A figure title that states the knobs the curves depend on."""
+    radius = f"radius {cfg.radius:g}" if cfg.radius > 0 else "radius as initialised"
+    return (
+        f"Gradient of a last-step loss reaching step t (T = {cfg.seq_len}, H = "
+        f"{cfg.hidden_size}, {cfg.init} init, {radius}; mean of {cfg.seeds} seeds)"
+    )
+
+
+def write_csv(path: str | Path, rows: list[dict], columns: list[str] = CSV_COLUMNS) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def read_temporal_csv(path: str | Path) -> list[dict]:
+    """Read a temporal.csv back (for re-plotting); clear errors for a wrong file."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != CSV_COLUMNS:
+                raise UserError(
+                    f"{path} is not a temporal.csv (columns {reader.fieldnames}, "
+                    f"expected {CSV_COLUMNS})"
+                )
+            return [
+                {
+                    "cell": r["cell"],
+                    "layer": int(r["layer"]),
+                    "distance": int(r["distance"]),
+                    "grad_norm": float(r["grad_norm"]),
+                }
+                for r in reader
+            ]
+    except FileNotFoundError as e:
+        raise UserError(f"file not found: {path}") from e

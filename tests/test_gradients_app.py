@@ -1,0 +1,68 @@
+"""The gradient lab's Gradio app through gradio_client, launched in-process at tiny sizes."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+from gradio_client import Client, handle_file  # noqa: E402
+
+from apps.gradients_demo import build_demo, temporal_view  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    demo = build_demo()
+    demo.queue().launch(prevent_thread_lock=True, server_port=_free_port(), quiet=True)
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_temporal_endpoint(client):
+    plot, table = client.predict(
+        ["rnn", "lstm"], 10, 0.9, "orthogonal", "0,2", 4, 1, api_name="/temporal"
+    )
+    assert plot is not None
+    assert "| rnn |" in table and "lstm (b_f=2)" in table
+
+
+def test_temporal_bad_input_is_a_clear_error(client):
+    with pytest.raises(Exception, match="forget_bias|float"):
+        client.predict(["lstm"], 10, 0.9, "default", "one", 4, 1, api_name="/temporal")
+    with pytest.raises(Exception, match="at least one cell"):
+        client.predict([], 10, 0.9, "default", "0", 4, 1, api_name="/temporal")
+
+
+def test_train_endpoint(client):
+    loss, norm, table = client.predict(
+        "adding", ["rnn", "gru"], [10], 20, 1.0, 8, api_name="/train"
+    )
+    assert loss is not None and norm is not None
+    assert "| gru | 1 |" in table and "| rnn | none |" in table
+
+
+def test_run_endpoint(client, tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"step": s, "loss": 1.0, "grad_norm": s % 7 + 0.5}) + "\n"
+            for s in range(1, 30)
+        )
+    )
+    assert client.predict(handle_file(str(path)), 3.0, api_name="/run") is not None
+
+
+def test_views_without_server():
+    fig, table = temporal_view(["gru"], 5, 0.0, "default", "0", 4, 1, progress=lambda *a, **k: 0)
+    assert fig.axes and "gru" in table
