@@ -16,6 +16,7 @@ Two backends share the same parameters:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -270,12 +271,26 @@ class RNNBase(nn.Module):
             out = _reverse_padded(out, lengths)
         return out, state, steps
 
+    def compile_step(self, enable: bool = True) -> RNNBase:
+        """torch.compile the scratch backend's step function (one fused kernel per step for the
+        elementwise gate math); the Python loop over time stays readable. Returns self."""
+        self._compiled = enable
+        return self
+
     def _step(self, xw: Tensor, state: tuple, w_hh: Tensor, b_hh: Tensor | None) -> tuple:
+        compiled = getattr(self, "_compiled", False)
         if self.mode == "lstm":
-            return lstm_step(xw, state, w_hh, b_hh)
+            return _step_fn("lstm", compiled)(xw, state, w_hh, b_hh)
         if self.mode == "gru":
-            return (gru_step(xw, state[0], w_hh, b_hh),)
-        return (rnn_step(xw, state[0], w_hh, b_hh, self.nonlinearity),)
+            return (_step_fn("gru", compiled)(xw, state[0], w_hh, b_hh),)
+        return (_step_fn("rnn", compiled)(xw, state[0], w_hh, b_hh, self.nonlinearity),)
+
+
+@functools.cache
+def _step_fn(mode: str, compiled: bool):
+    """The step function of ``mode``, compiled once per process when asked."""
+    fn = {"lstm": lstm_step, "gru": gru_step, "rnn": rnn_step}[mode]
+    return torch.compile(fn, dynamic=False) if compiled else fn
 
 
 class RNN(RNNBase):

@@ -149,3 +149,12 @@ def test_bad_arguments():
         S.LSTM(3, 4, backend="cuda-magic")
     with pytest.raises(NotImplementedError):
         S.LSTM(3, 4, proj_size=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_compiled_scratch_step_matches_eager(mode):
+    m = getattr(S, mode)(4, 6, backend="scratch", batch_first=True)
+    x = torch.randn(2, 5, 4)
+    eager = m(x)[0]
+    torch.testing.assert_close(m.compile_step()(x)[0], eager, atol=1e-6, rtol=1e-5)

@@ -71,6 +71,9 @@ class CharLMTrainConfig:
     )
     compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
+    time_limit: float = field(
+        default=0.0, metadata={"help": "stop after this many minutes of training (0: no limit)"}
+    )
 
     def __post_init__(self):
         check(self.bptt >= 1, f"--bptt must be >= 1, got {self.bptt}")
@@ -82,6 +85,7 @@ class CharLMTrainConfig:
             0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
         )
         check(self.eval_every >= 1, "--eval-every must be >= 1")
+        check(self.time_limit >= 0, f"--time-limit must be >= 0, got {self.time_limit}")
 
 
 @torch.no_grad()
@@ -212,7 +216,8 @@ def train(
     )
     t0, tokens, val_loss = time.perf_counter(), 0, math.nan
     model.train()
-    while step < total:
+    out_of_time = False
+    while step < total and not out_of_time:
         for s, mid, t, t_prev in tbptt_windows(streams.size(1) - 1, k1, k2, start=pos):
             x = streams[:, s:t].to(device)  # (B, T)
             y = streams[:, t_prev + 1 : t + 1].to(device)  # (B, t - t_prev): the new targets
@@ -241,7 +246,8 @@ def train(
                 )
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.3f}", norm=f"{norm:.2f}", tok_s=f"{tok_s:.0f}")
-            if step % cfg.eval_every == 0 or step == total:
+            out_of_time = cfg.time_limit > 0 and time.perf_counter() - t0 > cfg.time_limit * 60
+            if step % cfg.eval_every == 0 or step == total or out_of_time:
                 # Every process scores the whole validation text, so all agree on the result.
                 val_loss = evaluate_loss(model, val_streams, cfg.bptt, device, precision)
                 sched.step_eval(val_loss)
@@ -258,7 +264,7 @@ def train(
                 checkpoint("ckpt_last.pt", val_loss)
             if callback is not None:
                 callback(step, total, loss_value)
-            if step >= total:
+            if step >= total or out_of_time:
                 break
         else:  # the epoch ended: start the next pass from a fresh state
             epoch, pos, carry = epoch + 1, 0, None
