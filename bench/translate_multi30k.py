@@ -1,0 +1,131 @@
+"""Benchmark: Multi30k German -> English with the attentional GRU seq2seq, within a time budget.
+
+Trains on raw/train.{de,en}, early-stops on raw/val.{de,en} (greedy dev BLEU), then reports
+sacreBLEU on raw/test_2016_flickr with greedy and beam search, and a no-attention baseline row.
+The budget covers everything inside training (epochs and per-epoch validation); the test
+evaluations come after it.
+
+    flock /tmp/seqlab-bench.lock uv run python bench/translate_multi30k.py \\
+        --data /work/shared/data/multi30k --time-budget-min 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from seqlab.data.pairs import read_parallel
+from seqlab.models.seq2seq import Seq2SeqConfig
+from seqlab.tasks.translate import TranslateTrainConfig, train
+from seqlab.tasks.translator import Translator
+from seqlab.training import OptimConfig
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="/work/shared/data/multi30k", help="Multi30k folder")
+    p.add_argument("--out", default="runs/bench_multi30k", help="where the runs go")
+    p.add_argument("--time-budget-min", type=float, default=60.0, help="training budget")
+    p.add_argument(
+        "--baseline-budget-min",
+        type=float,
+        default=None,
+        help="no-attention baseline budget (default: the same; 0 skips it)",
+    )
+    p.add_argument("--hidden-size", type=int, default=512)
+    p.add_argument("--embedding-size", type=int, default=256)
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--length-penalty", type=float, default=0.6)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--src", default="de")
+    p.add_argument("--tgt", default="en")
+    return p.parse_args(argv)
+
+
+def run_one(args, name: str, attention: str, budget: float) -> dict:
+    raw = Path(args.data) / "raw"
+    cfg = TranslateTrainConfig(
+        train_src=str(raw / f"train.{args.src}"),
+        train_tgt=str(raw / f"train.{args.tgt}"),
+        dev_src=str(raw / f"val.{args.src}"),
+        dev_tgt=str(raw / f"val.{args.tgt}"),
+        out=str(Path(args.out) / name),
+        vocab_size=args.vocab_size,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        max_minutes=budget,
+        patience=3,
+        device="cpu",
+    )
+    mcfg = Seq2SeqConfig(
+        hidden_size=args.hidden_size,
+        embedding_size=args.embedding_size,
+        attention=attention,
+        dropout=0.3,
+    )
+    ocfg = OptimConfig(lr=1e-3, schedule="plateau", clip_norm=1.0)
+    t0 = time.perf_counter()
+    summary = train(cfg, mcfg, ocfg)
+    train_min = (time.perf_counter() - t0) / 60
+    tr = Translator.from_checkpoint(Path(cfg.out) / "ckpt_best.pt", "cpu")
+    pairs = read_parallel(
+        raw / f"test_2016_flickr.{args.src}", raw / f"test_2016_flickr.{args.tgt}"
+    )
+    src, ref = [s for s, _ in pairs], [r for _, r in pairs]
+    rows = {}
+    for label, beam in (("greedy", 1), (f"beam{args.beam}", args.beam)):
+        t1 = time.perf_counter()
+        scores = tr.evaluate(src, ref, beam, args.length_penalty)
+        scores["decode_s"] = round(time.perf_counter() - t1, 1)
+        rows[label] = scores
+        if attention == "none":
+            break  # the baseline row: greedy only
+    return {
+        "name": name,
+        "attention": attention,
+        "budget_min": budget,
+        "train_min": round(train_min, 1),
+        "epochs": summary["epochs"],
+        "steps": summary["steps"],
+        "best_dev_bleu_greedy": summary["best_dev_bleu_greedy"],
+        "test": rows,
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = [run_one(args, "attention", "bahdanau", args.time_budget_min)]
+    print(json.dumps(results[-1], indent=2), flush=True)
+    baseline = (
+        args.time_budget_min if args.baseline_budget_min is None else args.baseline_budget_min
+    )
+    if baseline > 0:
+        results.append(run_one(args, "no_attention", "none", baseline))
+        print(json.dumps(results[-1], indent=2), flush=True)
+    print("\n| model | budget (min) | epochs | test2016 BLEU greedy | beam | ppl |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        g, b = r["test"]["greedy"], r["test"].get(f"beam{args.beam}", {})
+        print(
+            f"| {r['name']} | {r['budget_min']:g} | {r['epochs']} | {g['bleu']:.1f} | "
+            f"{b.get('bleu', float('nan')):.1f} | {g['perplexity']:.1f} |"
+        )
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "results.json").write_text(json.dumps(results, indent=2))
+    print("signature:", results[0]["test"]["greedy"]["signature"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

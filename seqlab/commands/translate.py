@@ -1,0 +1,140 @@
+"""`seqlab translate train|evaluate` and `seqlab translate "text" --checkpoint PATH`.
+
+Any first argument that is not a verb is text to translate ("-" reads lines from stdin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from seqlab.config import add_dataclass_args, from_args, load_config_file
+from seqlab.models.seq2seq import Seq2SeqConfig
+from seqlab.training import OptimConfig
+
+VERBS = ("train", "evaluate", "text")
+OPTIM_DEFAULTS = {"lr": 1e-3, "schedule": "plateau", "clip_norm": 1.0}
+
+
+class _AnyVerb(dict):
+    """The verb table; every word passes argparse's choices check, so free text gets through."""
+
+    def __contains__(self, key) -> bool:
+        return True
+
+
+class _VerbOrText(argparse._SubParsersAction):
+    """A first argument that is not a verb is the text: `translate "Hallo"` = `translate text`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values and values[0] not in dict.keys(self._name_parser_map):
+            values = ["text", *values]
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "translate",
+        help="sentence translation with attention (seq2seq)",
+        usage="seqlab translate {train,evaluate} ... | seqlab translate TEXT --checkpoint PATH",
+    )
+    p.register("action", "verbs", _VerbOrText)
+    verbs = p.add_subparsers(
+        dest="verb", required=True, action="verbs", metavar="{train,evaluate,TEXT}"
+    )
+
+    t = verbs.add_parser(
+        "train", help="train a translator", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    from seqlab.tasks.translate import TranslateTrainConfig
+
+    add_dataclass_args(t, TranslateTrainConfig)
+    add_dataclass_args(t, Seq2SeqConfig)
+    add_dataclass_args(t, OptimConfig)
+    t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
+    t.set_defaults(func=_train)
+
+    e = verbs.add_parser("evaluate", help="BLEU (sacreBLEU) and perplexity on a test set")
+    e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    e.add_argument("--src", required=True, help="source sentences, one a line")
+    e.add_argument("--ref", required=True, help="reference translations, aligned")
+    _decoding_args(e)
+    e.add_argument("--output", help="also write the translations to this file")
+    e.set_defaults(func=_evaluate)
+
+    x = verbs.add_parser("text", help="translate TEXT (the verb may be left out)")
+    x.add_argument("text", help='the sentence to translate; "-" reads lines from stdin')
+    x.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    _decoding_args(x)
+    x.add_argument("--n-best", type=int, default=1, help="print the N best with their scores")
+    x.add_argument("--attention", action="store_true", help="print the attention matrix")
+    x.set_defaults(func=_translate)
+    verbs._name_parser_map = verbs.choices = _AnyVerb(verbs._name_parser_map)
+
+
+def _decoding_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beam", type=int, default=5, help="beam size (1: greedy)")
+    p.add_argument("--length-penalty", type=float, default=0.6, help="GNMT alpha (0: none)")
+    p.add_argument("--device", default="auto")
+
+
+def _check_decoding(args) -> None:
+    from seqlab.errors import UserError
+
+    if args.beam < 1:
+        raise UserError(f"--beam must be >= 1, got {args.beam}")
+
+
+def _train(args) -> int:
+    from seqlab.tasks.translate import TranslateTrainConfig, train
+
+    base = load_config_file(args.config)
+    cfg = from_args(TranslateTrainConfig, args, base)
+    ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
+    summary = train(cfg, from_args(Seq2SeqConfig, args, base), ocfg)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from pathlib import Path
+
+    from seqlab.data.pairs import read_parallel
+    from seqlab.tasks.translator import Translator
+
+    _check_decoding(args)
+    pairs = read_parallel(args.src, args.ref)
+    tr = Translator.from_checkpoint(args.checkpoint, args.device)
+    sources, refs = [s for s, _ in pairs], [r for _, r in pairs]
+    scores = tr.evaluate(sources, refs, args.beam, args.length_penalty)
+    if args.output:
+        hyps = tr.translate_lines(sources, args.beam, args.length_penalty)
+        Path(args.output).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    print(json.dumps(scores, indent=2))
+    return 0
+
+
+def _translate(args) -> int:
+    from seqlab.tasks.translator import Translator
+
+    _check_decoding(args)
+    tr = Translator.from_checkpoint(args.checkpoint, args.device)
+    if args.text == "-":
+        lines = [ln.strip() for ln in sys.stdin if ln.strip()]
+        for line in tr.translate_lines(lines, args.beam, args.length_penalty):
+            print(line)
+        return 0
+    out = tr.translate(args.text, args.beam, args.length_penalty, args.n_best)
+    if args.n_best > 1:
+        for text, score, log_prob in out["n_best"]:
+            print(f"{score:.3f}\t{log_prob:.3f}\t{text}")
+    else:
+        print(out["translation"])
+    if out["unknown"]:
+        print(f"note: unknown source pieces: {' '.join(out['unknown'])}", file=sys.stderr)
+    if args.attention and out["attention"] is not None:
+        print("\t" + "\t".join(out["source_tokens"]))
+        for tok, row in zip(out["target_tokens"], out["attention"], strict=False):
+            print(tok + "\t" + "\t".join(f"{w:.2f}" for w in row))
+    return 0
