@@ -190,3 +190,27 @@ def test_default_corpus_is_offline_and_real():
 
     text, source = default_corpus()
     assert len(text) > 100_000 and "Python" in source
+
+
+@pytest.mark.slow
+def test_compiled_training_saves_the_uncompiled_state_dict(tmp_path, text_file):
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "charlm",
+                "train",
+                "--text",
+                str(text_file),
+                "--out",
+                str(out),
+                "--max-steps",
+                "2",
+                "--compile",
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    keys = torch.load(out / "ckpt_last.pt", weights_only=True)["model"].keys()
+    assert keys and not any(k.startswith("_orig_mod") for k in keys)

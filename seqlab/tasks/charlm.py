@@ -69,7 +69,10 @@ class CharLMTrainConfig:
             "choices": ["auto", "fp32", "bf16", "fp16"],
         },
     )
-    compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
+    compile: bool = field(
+        default=False,
+        metadata={"help": "torch.compile the model (with --backend scratch: its step function)"},
+    )
     resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
     time_limit: float = field(
         default=0.0, metadata={"help": "stop after this many minutes of training (0: no limit)"}
@@ -143,7 +146,11 @@ def train(
     mcfg = dataclasses.replace(mcfg, vocab_size=len(vocab))
     model = CharLM(mcfg).to(device)
     ddp = distributed.wrap(model, info, device)
-    fwd = torch.compile(ddp) if cfg.compile else ddp  # the uncompiled model is what is saved
+    fwd = ddp
+    if cfg.compile and mcfg.backend == "scratch":
+        model.rnn.compile_step()  # compile the cell step; the loop over time stays Python
+    elif cfg.compile:
+        fwd = torch.compile(ddp)  # the uncompiled model is what gets saved
     optimizer = make_optimizer(model.parameters(), ocfg)
     k1, k2 = cfg.k1 or cfg.bptt, cfg.bptt
     steps_per_epoch = math.ceil((streams.size(1) - 1) / k1)
