@@ -59,6 +59,9 @@ class TranslateTrainConfig:
     dev_size: int = field(default=1000, metadata={"help": "--pairs: pairs held out for dev"})
     out: str = field(default="runs/translate", metadata={"help": "run directory"})
     vocab_size: int = field(default=8000, metadata={"help": "sentencepiece vocabulary size"})
+    tgt_vocab_size: int = field(
+        default=0, metadata={"help": "target vocabulary size if not joint (0: --vocab-size)"}
+    )
     joint_vocab: bool = field(default=True, metadata={"help": "one vocabulary for both sides"})
     max_tokens: int = field(default=80, metadata={"help": "drop training pairs longer than this"})
     batch_size: int = field(default=64, metadata={"help": "sentences per batch"})
@@ -93,7 +96,7 @@ def load_pairs(cfg: TranslateTrainConfig) -> tuple[list, list]:
     return split_pairs(data, min(cfg.dev_size, len(data) // 10 or 1), cfg.seed)
 
 
-def build_tokenizers(pairs: list, vocab_size: int, joint: bool) -> tuple:
+def build_tokenizers(pairs: list, vocab_size: int, joint: bool, tgt_vocab_size: int = 0) -> tuple:
     """sentencepiece unigram models trained now: one joint model, or one per language."""
     src, tgt = [s for s, _ in pairs], [t for _, t in pairs]
     if joint:
@@ -101,7 +104,7 @@ def build_tokenizers(pairs: list, vocab_size: int, joint: bool) -> tuple:
         return tok, tok
     return (
         make_tokenizer("sentencepiece", src, vocab_size=vocab_size),
-        make_tokenizer("sentencepiece", tgt, vocab_size=vocab_size),
+        make_tokenizer("sentencepiece", tgt, vocab_size=tgt_vocab_size or vocab_size),
     )
 
 
@@ -166,7 +169,9 @@ def train(
         tgt_tok = tokenizer_from_dict(resume["tgt_tokenizer"])
         mcfg = Seq2SeqConfig(**resume["model_config"])
     else:
-        src_tok, tgt_tok = build_tokenizers(train_pairs, cfg.vocab_size, cfg.joint_vocab)
+        src_tok, tgt_tok = build_tokenizers(
+            train_pairs, cfg.vocab_size, cfg.joint_vocab, cfg.tgt_vocab_size
+        )
     train_ex = encode_pairs(train_pairs, src_tok, tgt_tok, cfg.max_tokens)
     dev_ex = encode_pairs(dev_pairs, src_tok, tgt_tok)
     if not train_ex:
@@ -302,3 +307,38 @@ def train(
         "minutes": round((time.perf_counter() - t0) / 60, 2),
         "out": str(out),
     }
+
+
+def train_demo_model(
+    folder: str | Path,
+    callback: Callable[[int, int, float], None] | None = None,
+    minutes: float = 2.0,
+) -> Path:
+    """Train the offline demo model on generated dates (seqlab.data.synthetic_dates) into
+    ``folder`` unless it is there already; returns its checkpoint path."""
+    from seqlab.data.synthetic_dates import make_date_pairs
+
+    folder = Path(folder)
+    ckpt, done = folder / "ckpt_best.pt", folder / "complete"
+    if ckpt.exists() and done.exists():  # an interrupted run trains again
+        return ckpt
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = folder / "dates.tsv"
+    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in make_date_pairs(8000, seed=0)))
+    cfg = TranslateTrainConfig(
+        pairs=str(pairs),
+        dev_size=300,
+        out=str(folder),
+        vocab_size=250,
+        tgt_vocab_size=16,
+        joint_vocab=False,
+        batch_size=64,
+        epochs=100,
+        max_minutes=minutes,
+        patience=3,
+        device="cpu",
+    )
+    mcfg = Seq2SeqConfig(cell="gru", embedding_size=64, hidden_size=128, dropout=0.1)
+    train(cfg, mcfg, OptimConfig(lr=3e-3, schedule="none", clip_norm=1.0), callback)
+    done.touch()
+    return ckpt
