@@ -247,3 +247,18 @@ def fetch(name: str, root: str | Path = DEFAULT_DIR) -> Path:
                 tmp.rmdir()
                 marker.touch()
     return folder
+
+# Multi30k task 1 (Elliott et al. 2016). The WMT16 host is gone; this mirror is the one torchtext
+# points to, and the sha256 values are torchtext's (its table is named MD5 but holds sha256).
+_M30K = "https://raw.githubusercontent.com/neychev/small_DL_repo/master/datasets/Multi30k/"
+register(Dataset(
+    "multi30k",
+    "Multi30k de-en-fr (WMT16 task 1): train 29k, val 1014, test2016 1000 sentence triples",
+    (Remote(_M30K + "training.tar.gz", "training.tar.gz", extract=True,
+            sha256="20140d013d05dd9a72dfde46478663ba05737ce983f478f960c1123c6671be5e"),
+     Remote(_M30K + "validation.tar.gz", "validation.tar.gz", extract=True,
+            sha256="a7aa20e9ebd5ba5adce7909498b94410996040857154dab029851af3a866da8c"),
+     Remote(_M30K + "mmt16_task1_test.tar.gz", "mmt16_task1_test.tar.gz", extract=True,
+            sha256="0681be16a532912288a91ddd573594fbdd57c0fbb81486eff7c55247e35326c2")),
+    license="research/non-commercial (Flickr30k terms); cite Elliott et al. 2016",
+))
