@@ -21,10 +21,27 @@ COLORS = {
 }
 
 
-def _color(label: str, i: int) -> str:
-    if label in COLORS:
-        return COLORS[label]
-    return f"C{i % 10}"
+LSTM_SHADES = ["#6baed6", "#2171b5", "#08306b", "#9ecae1", "#4292c6", "#08519c"]
+
+
+def _palette(labels: list[str]) -> dict[str, str]:
+    """A fixed colour per cell family (several LSTM forget biases: shades of blue)."""
+    colors, shade, other = {}, 0, 0
+    for label in labels:
+        if label in COLORS:
+            colors[label] = COLORS[label]
+        elif label.startswith("lstm"):
+            colors[label] = LSTM_SHADES[shade % len(LSTM_SHADES)]
+            shade += 1
+        else:
+            colors[label] = f"C{(4 + other) % 10}"
+            other += 1
+    return colors
+
+
+def _display(label: str) -> str:
+    """Legend text: the plain 'rnn' cell is the tanh one."""
+    return "rnn (tanh)" if label == "rnn" else label
 
 
 def _positive(values: list[float]) -> list[float]:
@@ -38,8 +55,9 @@ def plot_temporal(rows: list[dict], title: str = "") -> Figure:
     fig = Figure(figsize=(7.5 if len(layers) == 1 else 5 * len(layers), 4.8), layout="constrained")
     axes = fig.subplots(1, len(layers), sharey=True, squeeze=False)[0]
     cells = list(dict.fromkeys(r["cell"] for r in rows))
+    colors = _palette(cells)
     for ax, layer in zip(axes, layers, strict=True):
-        for i, cell in enumerate(cells):
+        for cell in cells:
             pts = sorted(
                 (int(r["distance"]), float(r["grad_norm"]))
                 for r in rows
@@ -48,8 +66,8 @@ def plot_temporal(rows: list[dict], title: str = "") -> Figure:
             ax.plot(
                 [d for d, _ in pts],
                 _positive([n for _, n in pts]),
-                label=cell,
-                color=_color(cell, i),
+                label=_display(cell),
+                color=colors[cell],
                 lw=2,
             )
         ax.set_yscale("log")
@@ -91,7 +109,7 @@ def plot_training(
     """
     runs = _runs(records)
     lengths = sorted({k[1] for k in runs})
-    cells = list(dict.fromkeys(k[0] for k in runs))
+    colors = _palette(list(dict.fromkeys(k[0] for k in runs)))
     fig = Figure(figsize=(4.6 * len(lengths), 4.3), layout="constrained")
     axes = fig.subplots(1, len(lengths), sharey=True, squeeze=False)[0]
     for ax, T in zip(axes, lengths, strict=True):
@@ -102,12 +120,12 @@ def plot_training(
             values = [float(r[metric]) for r in recs]
             values = _smooth(values, smooth) if metric == "loss" else _positive(values)
             style = "-" if clip > 0 else "--"
-            label = f"{cell}, " + (f"clip {clip:g}" if clip > 0 else "no clip")
+            label = f"{_display(cell)}, " + (f"clip {clip:g}" if clip > 0 else "no clip")
             ax.plot(
                 steps,
                 values,
                 style,
-                color=_color(cell, cells.index(cell)),
+                color=colors[cell],
                 label=label,
                 lw=1.6 if metric == "loss" else 1.0,
                 alpha=0.9,

@@ -178,6 +178,9 @@ def step_grad_norms(layer: RNNBase, x: Tensor, linear: bool = False) -> list[lis
     if linear:
         out, steps = linear_rnn_forward(layer, x, h0)
     else:
+        if layer.backend != "scratch":
+            raise ValueError("step_grad_norms needs a scratch-backend layer (per-step states)")
+        layer.keep_states = True
         hx = (h0, torch.zeros_like(h0)) if layer.mode == "lstm" else h0
         out, _ = layer(x, hx)  # (B, T, H)
         steps = [dirs[0] for dirs in layer.step_states]
@@ -189,6 +192,23 @@ def step_grad_norms(layer: RNNBase, x: Tensor, linear: bool = False) -> list[lis
         per_t = [float(g.norm()) if g is not None else 0.0 for g in grads]
         norms.append(per_t[::-1])  # distance = T - t
     return norms
+
+
+def gradient_reach(layer: RNNBase, x: Tensor) -> float:
+    """||dL/dh_0|| / ||dL/dh_T|| of any (trained) layer on inputs x (B, T, I): the share of a
+    last-step loss's gradient that reaches the start. Runs a float64 scratch-backend copy."""
+    name = "rnn_relu" if layer.mode == "rnn" and layer.nonlinearity == "relu" else layer.mode
+    copy = make_rnn(
+        name,
+        layer.input_size,
+        layer.hidden_size,
+        layer.num_layers,
+        batch_first=True,
+        backend="scratch",
+    ).double()
+    copy.load_state_dict({k: v.detach().cpu() for k, v in layer.state_dict().items()})
+    norms = step_grad_norms(copy, x.detach().cpu().double())[-1]  # top layer, by distance
+    return norms[-1] / norms[0] if norms[0] > 0 else 0.0
 
 
 def cell_label(cell: str, nonlinearity: str, forget_bias: float, n_biases: int) -> str:
@@ -274,8 +294,8 @@ def temporal_title(cfg: TemporalConfig) -> str:
     """A figure title that states the knobs the curves depend on."""
     radius = f"radius {cfg.radius:g}" if cfg.radius > 0 else "radius as initialised"
     return (
-        f"Gradient of a last-step loss reaching step t (T = {cfg.seq_len}, H = "
-        f"{cfg.hidden_size}, {cfg.init} init, {radius}; mean of {cfg.seeds} seeds)"
+        f"Gradient of a loss at step T = {cfg.seq_len} reaching step t\n"
+        f"H = {cfg.hidden_size}, {cfg.init} init, {radius}, mean of {cfg.seeds} seeds"
     )
 
 

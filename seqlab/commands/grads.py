@@ -108,7 +108,7 @@ def _plot(args) -> int:
     from seqlab.tasks.grads import read_comparison
     from seqlab.training import read_metrics
 
-    run = Path(args.run_dir)
+    run, dest = Path(args.run_dir), Path(args.out) if args.out else None
     if not run.is_dir():
         raise UserError(f"run directory not found: {run}")
     if (run / "metrics.jsonl").is_file():
@@ -118,16 +118,28 @@ def _plot(args) -> int:
         clip = _clip_norm(run / "config.json")
         _save(
             plot_run_metrics(records, clip, f"{run.name}: gradient norm per step"),
-            Path(args.out) if args.out else run / "grad_norms.png",
+            dest or run / "grad_norms.png",
         )
     elif (run / "temporal.csv").is_file():
         rows = read_temporal_csv(run / "temporal.csv")
-        _save(plot_temporal(rows), Path(args.out) if args.out else run / "temporal.png")
+        _save(plot_temporal(rows, _temporal_title(run)), dest or run / "temporal.png")
     elif (run / "train.csv").is_file():
         _plot_training(run, *read_comparison(run))
     else:
         raise UserError(f"{run} has no metrics.jsonl, temporal.csv or train.csv to plot")
     return 0
+
+
+def _temporal_title(run: Path) -> str:
+    """The title `grads temporal` drew, rebuilt from the run's config.json ('' if there is none)."""
+    from seqlab.gradients import TemporalConfig, temporal_title
+
+    try:
+        return temporal_title(
+            TemporalConfig(**json.loads((run / "config.json").read_text())["temporal"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def _clip_norm(config_path: Path) -> float:

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from seqlab.checkpoint import write_json
 from seqlab.config import check
 from seqlab.errors import UserError
-from seqlab.gradients import init_recurrent, parse_list, write_csv
+from seqlab.gradients import gradient_reach, init_recurrent, parse_list, write_csv
 from seqlab.models.longrange import LongRangeConfig, LongRangeModel
 from seqlab.training import MetricsLog, OptimConfig, clip_and_step, make_optimizer, resolve_device
 
@@ -47,14 +47,14 @@ class GradTrainConfig:
         default="50,100,200",
         metadata={"help": "comma-separated sequence lengths T (copy task: the blank delay)"},
     )
-    hidden_size: int = field(default=64, metadata={"help": "hidden units per layer"})
+    hidden_size: int = field(default=32, metadata={"help": "hidden units per layer"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     batch_size: int = field(default=32, metadata={"help": "sequences per step"})
     steps: int = field(default=500, metadata={"help": "optimizer steps per run"})
     optimizer: str = field(
         default="adam", metadata={"help": "optimizer", "choices": ["adam", "sgd"]}
     )
-    lr: float = field(default=3e-3, metadata={"help": "learning rate (constant)"})
+    lr: float = field(default=1e-2, metadata={"help": "learning rate (constant)"})
     clip_norm: float = field(
         default=1.0,
         metadata={
@@ -195,6 +195,8 @@ def train_run(
     )
     init_recurrent(model.rnn, forget_bias=cfg.forget_bias)  # only the LSTM has a forget gate
     model = model.to(device)
+    probe = make_batch(cfg, T, 32, torch.Generator().manual_seed(cfg.seed + 1))[0]  # (32, L, I)
+    reach_init = gradient_reach(model.rnn, probe)
     ocfg = OptimConfig(optimizer=cfg.optimizer, lr=cfg.lr, schedule="none", clip_norm=clip)
     optimizer = make_optimizer(model.parameters(), ocfg)
     params = list(model.parameters())
@@ -231,6 +233,9 @@ def train_run(
         "clip_rate": sum(r["clipped"] for r in records) / len(records),
         "skipped_steps": sum(not r["stepped"] for r in records),
         "seconds": round(time.perf_counter() - t0, 2),
+        # Does training teach the gates to keep the signal? ||dL/dh_0|| / ||dL/dh_T||, before/after
+        "reach_init": reach_init,
+        "reach_trained": gradient_reach(model.rnn, probe),
     }
     return records, summary
 
@@ -267,12 +272,15 @@ def compare(cfg: GradTrainConfig, progress=None) -> tuple[list[dict], list[dict]
 
         recs, summary = train_run(cfg, cell, T, clip, tick)
         log.info(
-            "%s: loss %.4f, accuracy %.3f (baseline loss %.4f), max norm %.3g, %.1fs",
+            "%s: loss %.4f, accuracy %.3f (baseline loss %.4f), max norm %.3g, "
+            "reach %.2g -> %.2g, %.1fs",
             name,
             summary["final_loss"],
             summary["accuracy"],
             summary["baseline_loss"],
             summary["max_grad_norm"],
+            summary["reach_init"],
+            summary["reach_trained"],
             summary["seconds"],
         )
         records += recs
@@ -306,6 +314,8 @@ SUMMARY_COLUMNS = [
     "clip_rate",
     "skipped_steps",
     "seconds",
+    "reach_init",
+    "reach_trained",
 ]
 
 
