@@ -122,7 +122,7 @@ def load_translator(checkpoint: str | None, minutes: float, cache: Path):
                 f"for up to {minutes:g} minutes (once; cached in {cache})."
             )
         bar = _progress_bar()
-        path = train_demo_model(cache, lambda step, total, loss: bar(step, loss), minutes)
+        path = train_demo_model(cache, bar, minutes)
         about = (
             "a small GRU + attention model trained offline on dates that seqlab generates "
             "(spelled-out and numeric dates -> ISO `YYYY-MM-DD`), cached in "
@@ -143,7 +143,8 @@ def _progress_bar():
 
     bar = tqdm(desc="training the demo model", unit="step")
 
-    def update(step: int, loss: float) -> None:
+    def update(step: int, total: int, loss: float) -> None:
+        bar.total = total  # an upper bound: training stops early at the time budget
         bar.update(step - bar.n)
         bar.set_postfix(loss=f"{loss:.3f}")
 
