@@ -110,7 +110,7 @@ def plot_training(
     runs = _runs(records)
     lengths = sorted({k[1] for k in runs})
     colors = _palette(list(dict.fromkeys(k[0] for k in runs)))
-    fig = Figure(figsize=(4.6 * len(lengths), 4.3), layout="constrained")
+    fig = Figure(figsize=(max(7.5, 4.6 * len(lengths)), 4.6), layout="constrained")
     axes = fig.subplots(1, len(lengths), sharey=True, squeeze=False)[0]
     for ax, T in zip(axes, lengths, strict=True):
         for (cell, t, clip), recs in runs.items():
@@ -155,7 +155,7 @@ def plot_training(
     axes[0].set_ylabel(ylabel + " (log)")
     axes[-1].legend(fontsize=8, loc="best")
     what = "Loss" if metric == "loss" else "Gradient norm"
-    fig.suptitle(f"{what} on the {task} task: dashed = no clipping, solid = clipped")
+    fig.suptitle(f"{what} on the {task} task\ndashed: no clipping, solid: clipped by global norm")
     return fig
 
 
