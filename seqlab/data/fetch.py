@@ -248,6 +248,23 @@ def fetch(name: str, root: str | Path = DEFAULT_DIR) -> Path:
                 marker.touch()
     return folder
 
+
+# Sentiment (issue 4). MD5s as published in torchtext's dataset tables (datasets/sst2.py, imdb.py).
+register(Dataset(
+    "sst2",
+    "GLUE SST-2 binary sentiment (67k train phrases, 872 dev); unpacks to SST-2/{train,dev}.tsv",
+    (Remote("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip", "SST-2.zip",
+            md5="9f81648d4199384278b86e315dac217c", extract=True),),
+    license="research use; cite Socher et al. 2013 and Wang et al. 2018 (GLUE)",
+))
+register(Dataset(
+    "imdb",
+    "IMDB movie reviews (Maas et al. 2011), 25k train / 25k test; unpacks to aclImdb/",
+    (Remote("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+            "aclImdb_v1.tar.gz", md5="7c2ac02c03563afcf9b574c7e56c153a", extract=True),),
+    license="research use; cite Maas et al. 2011",
+))
+
 # Multi30k task 1 (Elliott et al. 2016). The WMT16 host is gone; this mirror is the one torchtext
 # points to, and the sha256 values are torchtext's (its table is named MD5 but holds sha256).
 _M30K = "https://raw.githubusercontent.com/neychev/small_DL_repo/master/datasets/Multi30k/"

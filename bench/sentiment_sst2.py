@@ -1,0 +1,103 @@
+"""Benchmark: SST-2 dev accuracy of a bi-LSTM (and a vanilla-RNN row) within a training budget.
+
+    flock /tmp/seqlab-bench.lock uv run python bench/sentiment_sst2.py [DATA_DIR] \
+        [--cells lstm rnn] [--minutes 20] [--threads 1]
+
+DATA_DIR holds GLUE's train.tsv (67k phrases) and dev.tsv (872 sentences); default
+../shared/data/sst2 next to the repository. Training stops at the budget and the best dev
+checkpoint is kept (early stopping on dev, as Tai et al. 2015 do). Prints one markdown row per
+cell: dev accuracy, macro-F1, steps, epochs, wall time. Target: >= 86% dev accuracy for the LSTM
+(Tai et al. 2015: 86.3 for a 2-layer LSTM, with GloVe vectors; none are used here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+from seqlab.models.classifier import ClassifierConfig
+from seqlab.tasks.sentiment import SentimentTrainConfig, train
+from seqlab.training import OptimConfig
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
+
+
+def run(cell: str, args: argparse.Namespace) -> dict:
+    cfg = SentimentTrainConfig(
+        train=str(args.data / "train.tsv"),
+        dev=str(args.data / "dev.tsv"),
+        out=str(Path(args.out) / cell),
+        tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size,
+        batch_size=64,
+        epochs=100,
+        time_budget=args.minutes * 60,
+        eval_every=args.eval_every,
+        threads=args.threads,
+        seed=args.seed,
+        device="cpu",
+    )
+    mcfg = ClassifierConfig(
+        cell=cell,
+        embedding_size=args.embedding_size,
+        hidden_size=args.hidden_size,
+        num_layers=1,
+        bidirectional=True,
+        dropout=args.dropout,
+        pooling=args.pooling,
+    )
+    ocfg = OptimConfig(lr=args.lr, schedule="none", warmup_steps=0, clip_norm=5.0)
+    t0 = time.perf_counter()
+    summary = train(cfg, mcfg, ocfg)
+    summary["wall_s"] = round(time.perf_counter() - t0, 1)
+    summary["cell"] = cell
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "data",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="folder with GLUE SST-2 train.tsv and dev.tsv",
+    )
+    p.add_argument("--cells", nargs="+", default=["lstm", "rnn"], help="one row per cell")
+    p.add_argument("--minutes", type=float, default=20.0, help="training budget per cell")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: robust when other work shares the cores)",
+    )
+    p.add_argument("--tokenizer", default="sentencepiece", choices=["word", "sentencepiece"])
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--embedding-size", type=int, default=200)
+    p.add_argument("--hidden-size", type=int, default=150)
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--pooling", default="max", choices=["final", "max", "mean"])
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--out", default="runs/bench_sst2")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rows = [run(cell, args) for cell in args.cells]
+    print("\n| cell | dev accuracy | dev macro-F1 | best at step | steps | epochs | wall |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| bi-{r['cell'].upper()} | {r['best_dev_accuracy']:.2%} | "
+            f"{r['best_dev_macro_f1']:.4f} | {r['best_step']} | {r['steps']} | {r['epochs']} | "
+            f"{r['wall_s'] / 60:.1f} min |"
+        )
+    for r in rows:
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()

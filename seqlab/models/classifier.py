@@ -1,0 +1,109 @@
+"""Many-to-one text classifier: embedding -> seqlab RNN/LSTM/GRU over packed sequences -> pooling
+-> linear.
+
+The recipe of the classic recurrent sentence classifiers (Tai, Socher and Manning 2015, the
+sequential LSTM baselines; Graves and Schmidhuber 2005 for reading in both directions): the
+sentence is read by a (bi)directional recurrent stack, the per-step states are pooled into one
+vector, and a linear layer gives class logits. Packing (``pack_padded_sequence``) makes each
+sentence stop at its own length, so padding never enters a state or a pool.
+
+    model = TextClassifier(ClassifierConfig(vocab_size=8000, num_classes=2))
+    logits = model(ids, lengths)   # ids (B, T), lengths (B,) -> (B, C)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqlab.config import check
+from seqlab.rnn import make_rnn
+
+POOLINGS = ("final", "max", "mean")
+
+
+@dataclass
+class ClassifierConfig:
+    vocab_size: int = field(default=0, metadata={"cli": False})
+    num_classes: int = field(default=2, metadata={"cli": False})
+    cell: str = field(
+        default="lstm",
+        metadata={"help": "recurrent cell", "choices": ["lstm", "gru", "rnn", "rnn_relu"]},
+    )
+    embedding_size: int = field(default=300, metadata={"help": "token embedding size"})
+    hidden_size: int = field(default=256, metadata={"help": "hidden units per direction"})
+    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
+    bidirectional: bool = field(default=True, metadata={"help": "read the text in both directions"})
+    dropout: float = field(
+        default=0.5,
+        metadata={"help": "dropout on the embeddings, between layers and before the classifier"},
+    )
+    pooling: str = field(
+        default="max",
+        metadata={
+            "help": "how the per-step states become one vector: final states of both directions, "
+            "max or mean over time",
+            "choices": list(POOLINGS),
+        },
+    )
+    backend: str = field(
+        default="fused", metadata={"help": "seqlab.rnn backend", "choices": ["fused", "scratch"]}
+    )
+
+    def __post_init__(self):
+        check(self.embedding_size > 0, f"--embedding-size must be > 0, not {self.embedding_size}")
+        check(self.hidden_size > 0, f"--hidden-size must be positive, got {self.hidden_size}")
+        check(self.num_layers > 0, f"--num-layers must be positive, got {self.num_layers}")
+        check(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
+        check(self.pooling in POOLINGS, f"--pooling must be one of {POOLINGS}, got {self.pooling}")
+
+
+class TextClassifier(nn.Module):
+    def __init__(self, cfg: ClassifierConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embedding_size, padding_idx=0)
+        self.rnn = make_rnn(
+            cfg.cell,
+            cfg.embedding_size,
+            cfg.hidden_size,
+            cfg.num_layers,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+            batch_first=True,
+            bidirectional=cfg.bidirectional,
+            backend=cfg.backend,
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        D = 2 if cfg.bidirectional else 1
+        self.head = nn.Linear(D * cfg.hidden_size, cfg.num_classes)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """x: (B, T) token ids (0 = padding), lengths: (B,) -> class logits (B, C)."""
+        return self.forward_embedded(self.embedding(x), lengths)
+
+    def forward_embedded(self, e: Tensor, lengths: Tensor) -> Tensor:
+        """The same from embeddings (B, T, E): attribution methods differentiate through this."""
+        e = self.drop(e)  # (B, T, E)
+        packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        h_n = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
+        pooled = self.pool(out, h_n, lengths)  # (B, D*H)
+        return self.head(self.drop(pooled))  # (B, C)
+
+    def pool(self, out, h_n: Tensor, lengths: Tensor) -> Tensor:
+        cfg = self.cfg
+        if cfg.pooling == "final":
+            D = 2 if cfg.bidirectional else 1
+            # The last layer's final states: forward after the last token, backward after the
+            # first (with packing both are taken at each sentence's own length).
+            return torch.cat(list(h_n[-D:]), dim=1)  # (B, D*H)
+        if cfg.pooling == "max":
+            # Pad with -inf so padding never wins the max (Collobert et al. 2011, Conneau et
+            # al. 2017 use max-over-time pooling for sentence vectors).
+            h, _ = pad_packed_sequence(out, batch_first=True, padding_value=float("-inf"))
+            return h.max(dim=1).values  # (B, D*H)
+        h, _ = pad_packed_sequence(out, batch_first=True)  # (B, T, D*H), zeros past the end
+        return h.sum(dim=1) / lengths.to(h.device, h.dtype).unsqueeze(1)  # (B, D*H)

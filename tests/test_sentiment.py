@@ -1,0 +1,259 @@
+"""Sentiment classification: loaders (and their errors), tokenizers kept in the checkpoint, model
+shapes and pooling, attribution, and the `seqlab sentiment` CLI on tiny data made in tmp_path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from seqlab.cli import main
+from seqlab.data.labelled import label_names, load_labelled
+from seqlab.data.synthetic_sentiment import generate, write_splits
+from seqlab.data.wordvectors import embedding_matrix
+from seqlab.errors import UserError
+from seqlab.models.classifier import ClassifierConfig, TextClassifier
+from seqlab.tasks.sentiment import classification_metrics, collate
+from seqlab.tasks.sentiment_predict import SentimentPredictor
+
+TINY = [
+    "--embedding-size",
+    "8",
+    "--hidden-size",
+    "8",
+    "--batch-size",
+    "16",
+    "--max-steps",
+    "6",
+    "--eval-every",
+    "3",
+    "--device",
+    "cpu",
+]
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def test_sst2_tsv_maps_labels_and_keeps_quotes(tmp_path):
+    p = tmp_path / "train.tsv"
+    p.write_text('sentence\tlabel\nit \'s a " quoted " gem \t1\ndull \t0\n')
+    data = load_labelled(p)
+    assert data.texts == ['it \'s a " quoted " gem ', "dull "]
+    assert data.labels == ["positive", "negative"]
+
+
+def test_imdb_folder_and_csv(tmp_path):
+    for label, text in [("pos", "great<br />fun"), ("neg", "awful")]:
+        (tmp_path / "aclImdb" / "train" / label).mkdir(parents=True)
+        (tmp_path / "aclImdb" / "train" / label / "0_9.txt").write_text(text)
+    data = load_labelled(tmp_path / "aclImdb" / "train")
+    pairs = sorted(zip(data.labels, data.texts, strict=True))
+    assert pairs == [("negative", "awful"), ("positive", "great fun")]
+    with pytest.raises(UserError, match="train or test"):
+        load_labelled(tmp_path / "aclImdb")
+    csv = tmp_path / "imdb.csv"
+    csv.write_text('review,sentiment\n"Loved it, really.\nTwo lines",positive\nMeh.,negative\n')
+    data = load_labelled(csv)
+    assert data.texts[0] == "Loved it, really.\nTwo lines"
+    assert data.labels == ["positive", "negative"]
+
+
+def test_jsonl_with_columns_and_many_classes(tmp_path):
+    p = tmp_path / "d.jsonl"
+    rows = [{"body": f"text {i}", "stars": str(i % 3 + 1)} for i in range(6)]
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = load_labelled(p, text_column="body", label_column="stars")
+    assert label_names(data.labels) == ["1", "2", "3"]
+    other = tmp_path / "d.csv"
+    other.write_text("a,b\nx,1\n")
+    with pytest.raises(UserError, match="no column 'text'"):
+        load_labelled(other, text_column="text")
+    with pytest.raises(UserError, match="--text-column"):
+        load_labelled(other)
+
+
+@pytest.mark.parametrize(
+    "suffix,content,line",
+    [
+        (".tsv", "sentence\tlabel\ngood\t1\nbad\t0\textra\n", 3),
+        (".tsv", "sentence\tlabel\ngood\t1\nbad\t7\n", 3),
+        (".csv", "text,label\ngood,pos\n,neg\n", 3),
+        (".jsonl", '{"text": "good", "label": "pos"}\n{"text": "bad"\n', 2),
+    ],
+)
+def test_malformed_rows_name_file_and_line_or_are_skipped(tmp_path, suffix, content, line):
+    p = tmp_path / f"bad{suffix}"
+    p.write_text(content)
+    with pytest.raises(UserError, match=f"bad{suffix}, line {line}: .*--skip-bad"):
+        load_labelled(p)
+    data = load_labelled(p, skip_bad=True)
+    assert data.skipped == 1 and len(data) == 1
+
+
+def test_loader_errors(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_labelled(tmp_path / "nope.tsv")
+    (tmp_path / "x.parquet").write_text("")
+    with pytest.raises(UserError, match="unknown format"):
+        load_labelled(tmp_path / "x.parquet")
+    (tmp_path / "latin.csv").write_bytes(b"text,label\ncaf\xe9,1\n")
+    with pytest.raises(UserError, match="not UTF-8"):
+        load_labelled(tmp_path / "latin.csv")
+
+
+def test_synthetic_data_is_deterministic_and_balanced():
+    rows = generate(400, seed=3)
+    assert rows == generate(400, seed=3)
+    assert 150 < sum(label == "positive" for _, label in rows) < 250
+    assert all(text.strip() for text, _ in rows)
+
+
+def test_word_vectors_fill_known_rows(tmp_path):
+    from seqlab.data.tokenizers import make_tokenizer
+
+    tok = make_tokenizer("word", ["good movie", "bad movie"], min_freq=1)
+    vec = tmp_path / "vec.txt"
+    vec.write_text("2 3\ngood 1 2 3\nzzz 0 0 0\n")
+    weight, found = embedding_matrix(vec, tok, 3)
+    assert tok.id_to_piece(found.tolist()) == ["good"]
+    assert weight[found[0]].tolist() == [1, 2, 3]
+    with pytest.raises(UserError, match="embedding-size 3"):
+        embedding_matrix(vec, tok, 4)
+
+
+# --------------------------------------------------------------------------- model
+
+
+@pytest.mark.parametrize("pooling", ["final", "max", "mean"])
+@pytest.mark.parametrize("cell,bidirectional", [("lstm", True), ("gru", False), ("rnn", True)])
+def test_classifier_shapes_and_padding_is_ignored(pooling, cell, bidirectional):
+    cfg = ClassifierConfig(
+        vocab_size=20,
+        num_classes=3,
+        cell=cell,
+        embedding_size=6,
+        hidden_size=5,
+        num_layers=2,
+        bidirectional=bidirectional,
+        dropout=0.0,
+        pooling=pooling,
+    )
+    model = TextClassifier(cfg).eval()
+    x, lengths = collate([[4, 5, 6], [7]])
+    logits = model(x, lengths)  # (B, C)
+    assert logits.shape == (2, 3)
+    alone = model(torch.tensor([[7]]), torch.tensor([1]))
+    torch.testing.assert_close(logits[1:], alone)  # padding never leaks into the result
+
+
+def test_metrics():
+    m = classification_metrics(torch.tensor([0, 1, 1, 1]), torch.tensor([0, 1, 0, 1]), 2)
+    assert m["accuracy"] == 0.75 and m["confusion"] == [[1, 1], [0, 2]]
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    return write_splits(tmp_path_factory.mktemp("syn"), n_train=300, n_dev=40)
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "sentencepiece"])
+def test_cli_train_evaluate_predict(tmp_path, splits, tokenizer, capsys, monkeypatch):
+    train, dev = splits
+    out = tmp_path / "run"
+    extra = ["--vocab-size", "60"] if tokenizer == "sentencepiece" else []
+    assert (
+        main(
+            [
+                "sentiment",
+                "train",
+                "--train",
+                str(train),
+                "--dev",
+                str(dev),
+                "--out",
+                str(out),
+                "--tokenizer",
+                tokenizer,
+                *extra,
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["steps"] == 6 and (out / "ckpt_best.pt").is_file()
+    ckpt = torch.load(out / "ckpt_best.pt", weights_only=True)
+    assert ckpt["tokenizer"]["kind"] == tokenizer and ckpt["labels"] == ["negative", "positive"]
+
+    assert main(["sentiment", "evaluate", "--checkpoint", str(out), "--data", str(dev)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 40 and len(result["confusion"]) == 2
+
+    assert (
+        main(
+            [
+                "sentiment",
+                "predict",
+                "--checkpoint",
+                str(out),
+                "not good at all",
+                "--explain",
+                "occlusion",
+            ]
+        )
+        == 0
+    )
+    line = json.loads(capsys.readouterr().out)
+    assert line["label"] in ("negative", "positive") and len(line["attribution"]) >= 4
+    assert sum(line["probs"].values()) == pytest.approx(1, abs=1e-4)
+
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("great film\n\nawful plot\n"))
+    assert main(["sentiment", "predict", "--checkpoint", str(out)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+
+
+def test_cli_errors_are_one_line(tmp_path, splits, capsys):
+    train, _ = splits
+    assert main(["sentiment", "train", "--train", str(tmp_path / "none.tsv")]) == 1
+    assert "data file not found" in capsys.readouterr().err
+    assert main(["sentiment", "train", "--train", str(train), "--dropout", "2"]) == 1
+    assert "--dropout" in capsys.readouterr().err
+    assert main(["sentiment", "predict", "--checkpoint", str(tmp_path), "x"]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_predictor_attribution_and_bad_text(tmp_path, splits):
+    train, dev = splits
+    assert (
+        main(
+            [
+                "sentiment",
+                "train",
+                "--train",
+                str(train),
+                "--dev",
+                str(dev),
+                "--out",
+                str(tmp_path),
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    pred = SentimentPredictor.from_checkpoint(tmp_path)
+    for method in ("integrated_gradients", "occlusion"):
+        tokens, scores, label = pred.attribute("slow start but a wonderful ending", method)
+        assert tokens[:2] == ["slow", "start"] and len(scores) == len(tokens) == 6
+        assert label in pred.labels
+    spans, _ = pred.spans("Ünïcödé 😀 日本語 text")
+    assert spans and all(-1 <= s <= 1 for _, s in spans)
+    with pytest.raises(UserError, match="empty"):
+        pred.predict(["   "])
+    long = pred.predict(["good " * 5000])[0]  # cut at max_length tokens
+    assert long["label"] in pred.labels

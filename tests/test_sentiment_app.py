@@ -1,0 +1,82 @@
+"""The sentiment demo through gradio_client: predictions, attributions and bad input, against a
+demo launched in-process on a tiny model trained in seconds by the demo's own offline trainer."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from seqlab.tasks.sentiment import demo_model
+from seqlab.tasks.sentiment_predict import SentimentPredictor
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "sentiment_demo.py"
+
+
+def _load_app():
+    spec = importlib.util.spec_from_file_location("sentiment_demo", APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    path = demo_model(folder, time_budget=3, n_train=400)
+    assert path.is_file() and demo_model(folder, time_budget=3) == path  # cached, not retrained
+    return SentimentPredictor.from_checkpoint(path, "cpu")
+
+
+@pytest.fixture(scope="module")
+def client(predictor):
+    from gradio_client import Client
+
+    app = _load_app()
+    demo = app.build_demo(predictor, "a tiny test model")
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True
+    )
+    yield Client(url, verbose=False)
+    demo.close()
+
+
+def _classify(client, text, method="integrated gradients"):
+    return client.predict(text, method, api_name="/classify")
+
+
+@pytest.mark.parametrize("method", ["integrated gradients", "occlusion"])
+def test_classify_gives_label_probabilities_and_spans(client, predictor, method):
+    label, spans, status = _classify(client, "slow start but a wonderful ending", method)
+    assert label["label"] in predictor.labels
+    assert {c["label"] for c in label["confidences"]} == set(predictor.labels)
+    tokens = [s["token"] for s in spans]
+    assert tokens[:2] == ["slow ", "start "]
+    assert all(-1 <= s["class_or_confidence"] <= 1 for s in spans)
+    assert "Prediction" in status
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+def test_empty_text_gets_a_message(client, text):
+    label, spans, status = _classify(client, text)
+    assert not label and "Type a sentence" in status
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["😀🎬👍", "これは素晴らしい映画です", "фильм был ужасен", "الفيلم رائع", "good " * 200_000],
+)
+def test_odd_text_gets_a_prediction(client, predictor, text):
+    label, spans, status = _classify(client, text)
+    assert label["label"] in predictor.labels and spans
+    if len(text) > 100_000:
+        assert "cut to its first" in status
+
+
+def test_app_main_rejects_a_bad_checkpoint(tmp_path, capsys):
+    app = _load_app()
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit) as e:
+        app.main(["--checkpoint", str(tmp_path / "bad.pt")])
+    assert e.value.code == 1 and "corrupt or not a checkpoint" in capsys.readouterr().err
