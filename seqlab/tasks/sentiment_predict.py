@@ -8,6 +8,7 @@ on labelled data, and per-token attributions (integrated gradients or occlusion)
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -99,7 +100,7 @@ class SentimentPredictor:
         Returns (tokens, scores, label). ``integrated_gradients`` (Sundararajan et al. 2017)
         integrates the gradient along the straight path from an all-zero embedding to the
         text's; ``occlusion`` (Zeiler and Fergus 2014) replaces each token with <unk> and
-        measures how much the probability of the predicted class drops.
+        measures how much the log-probability of the predicted class drops.
         """
         ids = self._encode([text])[0]
         x, lengths = collate([ids])
@@ -146,7 +147,9 @@ class SentimentPredictor:
     def _occlusion(self, ids: list[int], target: int, p_full: float) -> list[float]:
         variants = [ids[:i] + [UNK] + ids[i + 1 :] for i in range(len(ids))]
         probs = predict_ids(self.model, variants, self.device)  # (T, C)
-        return [p_full - float(p) for p in probs[:, target]]
+        # Drops in log-probability: a confident model (p near 1) still shows which tokens matter.
+        log_full = math.log(max(p_full, 1e-12))
+        return [log_full - math.log(max(float(p), 1e-12)) for p in probs[:, target]]
 
     def _integrated_gradients(
         self, x: Tensor, lengths: Tensor, target: int, steps: int
