@@ -18,6 +18,8 @@ from seqlab.tasks.sentiment import classification_metrics, collate
 from seqlab.tasks.sentiment_predict import SentimentPredictor
 
 TINY = [
+    "--tokenizer",
+    "word",
     "--embedding-size",
     "8",
     "--hidden-size",
@@ -178,10 +180,10 @@ def test_cli_train_evaluate_predict(tmp_path, splits, tokenizer, capsys, monkeyp
                 str(dev),
                 "--out",
                 str(out),
+                *TINY,
                 "--tokenizer",
                 tokenizer,
                 *extra,
-                *TINY,
             ]
         )
         == 0

@@ -33,8 +33,8 @@ class ClassifierConfig:
         default="lstm",
         metadata={"help": "recurrent cell", "choices": ["lstm", "gru", "rnn", "rnn_relu"]},
     )
-    embedding_size: int = field(default=300, metadata={"help": "token embedding size"})
-    hidden_size: int = field(default=256, metadata={"help": "hidden units per direction"})
+    embedding_size: int = field(default=200, metadata={"help": "token embedding size"})
+    hidden_size: int = field(default=150, metadata={"help": "hidden units per direction"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     bidirectional: bool = field(default=True, metadata={"help": "read the text in both directions"})
     dropout: float = field(

@@ -59,7 +59,7 @@ class SentimentTrainConfig:
     label_column: str | None = field(default=None, metadata={"help": "column/key with the label"})
     skip_bad: bool = field(default=False, metadata={"help": "skip malformed rows (and count them)"})
     tokenizer: str = field(
-        default="word",
+        default="sentencepiece",
         metadata={
             "help": "word (nltk Treebank) or sentencepiece",
             "choices": ["word", "sentencepiece"],
@@ -374,6 +374,7 @@ def demo_model(
         train=str(train_path),
         dev=str(dev_path),
         out=str(folder / "run"),
+        tokenizer="word",
         epochs=20,
         time_budget=time_budget,
         eval_every=100,
