@@ -1,0 +1,143 @@
+"""`seqlab caption train|evaluate|IMAGE...`: image captioning.
+
+    seqlab caption train --dataset flickr8k --root DIR [--encoder efficientnet_lite0] [--attention]
+    seqlab caption evaluate --checkpoint runs/cap --root DIR --split test [--beam 3]
+    seqlab caption photo.jpg other.png --checkpoint runs/cap [--beam 3] [--n-best 3]
+
+A first argument that is not a verb is an image path (``predict`` is the verb it implies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from seqlab.config import add_dataclass_args, from_args, load_config_file
+from seqlab.errors import UserError
+from seqlab.models.captioner import CaptionerConfig
+from seqlab.models.encoders import ENCODERS, EncoderConfig
+from seqlab.training import OptimConfig
+
+VERBS = ("train", "evaluate", "predict")
+USAGE = """seqlab caption train --dataset flickr8k --root DIR [--encoder NAME] [--attention] ...
+       seqlab caption evaluate --checkpoint PATH --root DIR [--split test] [--beam 3]
+       seqlab caption IMAGE [IMAGE ...] --checkpoint PATH [--beam 3] [--n-best 1]"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "caption",
+        help="image captioning (CNN encoder + LSTM decoder)",
+        usage=USAGE,
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        metavar="VERB_OR_IMAGE ...",
+        help="train, evaluate, or image paths; `seqlab caption train --help` for flags",
+    )
+    p.set_defaults(func=_dispatch)
+
+
+def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
+    from seqlab.tasks.caption import CaptionTrainConfig
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    t = argparse.ArgumentParser(
+        prog="seqlab caption train",
+        formatter_class=fmt,
+        description="train a captioner (teacher forcing, BLEU on val)",
+    )
+    add_dataclass_args(t, CaptionTrainConfig)
+    add_dataclass_args(t, CaptionerConfig)
+    add_dataclass_args(t, EncoderConfig, skip=("name",))
+    t.add_argument(
+        "--encoder",
+        dest="name",
+        default=None,
+        choices=ENCODERS,
+        metavar="NAME",
+        help=f"image encoder: {', '.join(ENCODERS)} (default: efficientnet_lite0, "
+        "pretrained and offline; scratch trains a small CNN end to end)",
+    )
+    add_dataclass_args(t, OptimConfig)
+    t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
+
+    e = argparse.ArgumentParser(
+        prog="seqlab caption evaluate", description="BLEU-1..4 (nltk corpus BLEU, all references)"
+    )
+    e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    e.add_argument("--root", required=True, help="dataset folder")
+    e.add_argument("--dataset", default=None, help="dataset layout (default: the checkpoint's)")
+    e.add_argument("--split", default="test", choices=["train", "val", "test"])
+    e.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
+    e.add_argument("--limit", type=int, default=0, help="score only the first N images")
+    e.add_argument("--cache-dir", default="data/cache/features", help="feature cache")
+    e.add_argument("--device", default="auto")
+
+    p = argparse.ArgumentParser(prog="seqlab caption", description="caption images")
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
+    p.add_argument("--n-best", type=int, default=1, help="captions per image, best first")
+    p.add_argument("--device", default="auto")
+    return {"train": t, "evaluate": e, "predict": p}
+
+
+def _dispatch(args) -> int:
+    rest = list(args.rest)
+    if not rest:
+        raise UserError("give a verb (train, evaluate) or image paths; see `seqlab caption -h`")
+    verb = rest.pop(0) if rest[0] in VERBS else "predict"
+    parser = _verb_parsers()[verb]
+    try:
+        sub = parser.parse_args(rest)
+    except SystemExit as e:  # argparse printed help or a one-line usage error
+        return int(e.code or 0)
+    return {"train": _train, "evaluate": _evaluate, "predict": _predict}[verb](sub)
+
+
+def _train(args) -> int:
+    from seqlab.tasks.caption import CaptionTrainConfig, train
+
+    base = load_config_file(args.config)
+    summary = train(
+        from_args(CaptionTrainConfig, args, base),
+        from_args(CaptionerConfig, args, base),
+        from_args(EncoderConfig, args, base),
+        from_args(OptimConfig, args, base),
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from seqlab.tasks.caption_predict import evaluate_checkpoint
+
+    scores = evaluate_checkpoint(
+        args.checkpoint,
+        args.root,
+        args.split,
+        args.beam,
+        dataset=args.dataset,
+        limit=args.limit,
+        cache_dir=args.cache_dir,
+        device=args.device,
+    )
+    print(json.dumps(scores))
+    return 0
+
+
+def _predict(args) -> int:
+    from seqlab.tasks.caption_predict import CaptionPredictor
+
+    pred = CaptionPredictor.from_checkpoint(args.checkpoint, args.device)
+    for path in args.images:
+        caps = pred.caption(path, beam_size=args.beam, n_best=args.n_best)
+        if args.n_best == 1:
+            print(f"{path}\t{caps[0].text}")
+        else:
+            for rank, cap in enumerate(caps, 1):
+                print(f"{path}\t{rank}\t{cap.score:.3f}\t{cap.text}")
+    return 0

@@ -1,0 +1,294 @@
+"""Image-caption data: Flickr8k / Flickr30k / COCO loaders, caption vocabulary, image loading.
+
+    train = load_caption_set("flickr8k", "/data/flickr8k", "train")   # CaptionSet
+    vocab = build_vocab(train.captions, min_count=5)                 # plain data in checkpoints
+
+Layouts understood (``root`` is the dataset folder):
+  - Karpathy's split JSON: ``dataset_flickr8k.json`` / ``dataset_flickr30k.json`` /
+    ``dataset_coco.json`` with images under ``images/`` (or the official folder names; for COCO,
+    under each entry's ``filepath``). Preferred when present.
+  - Flickr8k native: ``Flickr8k.token.txt``, ``Flickr_8k.{train,dev,test}Images.txt`` and the
+    images folder (``images/``, ``Flicker8k_Dataset/`` or ``Flickr8k_Dataset/``).
+  - COCO captions JSON: ``annotations/captions_{train,val}2017.json`` with ``{train,val}2017/``.
+
+Images without captions or captions without images are skipped and counted (with a warning);
+a split left empty, or a malformed line, is a UserError naming the file. Nothing is ever paired
+by position, so a missing file can never shift captions onto the wrong image.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import string
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+from seqlab.data.tokenizers import BOS, EOS, PAD, Vocab
+from seqlab.errors import UserError
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+FLICKR8K_SPLIT_FILES = {
+    "train": "Flickr_8k.trainImages.txt",
+    "val": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
+IMAGE_DIRS = ("images", "Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "Images")
+MAX_PIXELS = 60_000_000  # larger images are refused unless JPEG can decode them downscaled
+
+
+@dataclass
+class CaptionSet:
+    """Images and their reference captions (raw strings), one list per image."""
+
+    name: str
+    split: str
+    images: list[Path]
+    captions: list[list[str]]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, drop punctuation, split on spaces: Karpathy's caption preprocessing."""
+    return text.lower().translate(str.maketrans("", "", string.punctuation)).split()
+
+
+def build_vocab(captions: list[list[str]], min_count: int = 5) -> Vocab:
+    """Words seen at least ``min_count`` times in the training captions, after the specials."""
+    counts = Counter(w for caps in captions for c in caps for w in tokenize(c))
+    return Vocab.build(counts, min_freq=min_count)
+
+
+def encode_caption(vocab: Vocab, text: str, max_len: int = 40) -> list[int]:
+    """<bos> w1 .. wn <eos>, cut to at most ``max_len`` words."""
+    return [BOS, *vocab.lookup(tokenize(text)[:max_len]), EOS]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise UserError(f"caption file not found: {path}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {path}: {e}") from e
+
+
+def _image_dir(root: Path) -> Path:
+    for name in IMAGE_DIRS:
+        if (root / name).is_dir():
+            return root / name
+    raise UserError(f"no images folder in {root} (looked for {', '.join(IMAGE_DIRS)})")
+
+
+def _assemble(
+    name: str, split: str, pairs: list[tuple[Path, list[str]]], missing_caps: int, where: Path
+) -> CaptionSet:
+    """Keep the images that exist; count and report what is skipped."""
+    kept = [(p, caps) for p, caps in pairs if p.is_file()]
+    missing = [p for p, _ in pairs if not p.is_file()]
+    skipped = {"missing_images": len(missing), "images_without_captions": missing_caps}
+    if missing:
+        warnings.warn(
+            f"{name} {split}: {len(missing)} of {len(pairs)} images are missing "
+            f"(first: {missing[0]}); skipped with their captions",
+            stacklevel=3,
+        )
+    if missing_caps:
+        warnings.warn(
+            f"{name} {split}: {missing_caps} images have no captions; skipped", stacklevel=3
+        )
+    if not kept:
+        raise UserError(f"{name} {split}: no usable image-caption pairs under {where}")
+    return CaptionSet(name, split, [p for p, _ in kept], [c for _, c in kept], skipped)
+
+
+def load_flickr8k(root: str | Path, split: str) -> CaptionSet:
+    """The Flickr8k release layout: token file, split files, images folder."""
+    root = Path(root)
+    text_dir = root / "Flickr8k_text" if (root / "Flickr8k_text").is_dir() else root
+    token_file = text_dir / "Flickr8k.token.txt"
+    by_image: dict[str, list[str]] = {}
+    for n, line in enumerate(_read(token_file).splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, caption = line.partition("\t")
+        if not sep or "#" not in key:
+            raise UserError(f"{token_file}:{n}: expected '<image>.jpg#<k><TAB><caption>'")
+        by_image.setdefault(key.rsplit("#", 1)[0], []).append(caption.strip())
+    split_file = text_dir / FLICKR8K_SPLIT_FILES[split]
+    names = [ln.strip() for ln in _read(split_file).splitlines() if ln.strip()]
+    images = _image_dir(root)
+    pairs = [(images / n, by_image[n]) for n in names if n in by_image]
+    return _assemble("flickr8k", split, pairs, len(names) - len(pairs), root)
+
+
+def load_karpathy(json_path: str | Path, split: str) -> CaptionSet:
+    """Karpathy's ``dataset_*.json``; its 'restval' images count as training images."""
+    json_path = Path(json_path)
+    try:
+        data = json.loads(_read(json_path))
+        entries = data["images"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise UserError(
+            f"{json_path} is not a Karpathy split file (want {{'images': [...]}})"
+        ) from e
+    wanted = {"train": ("train", "restval")}.get(split, (split,))
+    root, pairs, no_caps = json_path.parent, [], 0
+    name = str(data.get("dataset", json_path.stem.removeprefix("dataset_")))
+    base = None if name == "coco" else _image_dir(root)
+    for e in entries:
+        if e.get("split") not in wanted:
+            continue
+        caps = [s.get("raw") or " ".join(s["tokens"]) for s in e.get("sentences", [])]
+        path = (
+            root / e.get("filepath", "") / e["filename"] if base is None else base / e["filename"]
+        )
+        if caps:
+            pairs.append((path, caps))
+        else:
+            no_caps += 1
+    return _assemble(name, split, pairs, no_caps, root)
+
+
+def load_coco(json_path: str | Path, images_dir: str | Path, split: str) -> CaptionSet:
+    """A COCO captions file (``captions_train2017.json`` style) and its images folder."""
+    json_path = Path(json_path)
+    try:
+        data = json.loads(_read(json_path))
+        files = {im["id"]: im["file_name"] for im in data["images"]}
+        anns = [(a["image_id"], a["caption"]) for a in data["annotations"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise UserError(f"{json_path} is not a COCO captions file (images/annotations)") from e
+    by_image: dict[int, list[str]] = {}
+    for image_id, caption in anns:
+        if image_id not in files:
+            raise UserError(f"{json_path}: a caption refers to image id {image_id}, not listed")
+        by_image.setdefault(image_id, []).append(caption.strip())
+    pairs = [(Path(images_dir) / files[i], by_image[i]) for i in sorted(files) if i in by_image]
+    return _assemble("coco", split, pairs, len(files) - len(pairs), json_path.parent)
+
+
+def load_caption_set(dataset: str, root: str | Path, split: str) -> CaptionSet:
+    """Dispatch on the dataset name and what ``root`` holds (Karpathy JSON first)."""
+    if split not in SPLITS:
+        raise UserError(f"--split must be one of {SPLITS}, got {split!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"dataset folder not found: {root}")
+    karpathy = root / f"dataset_{dataset}.json"
+    if karpathy.is_file():
+        return load_karpathy(karpathy, split)
+    if dataset == "flickr8k":
+        return load_flickr8k(root, split)
+    if dataset == "coco":
+        year_split = "train2017" if split == "train" else "val2017"
+        if split == "test":
+            log.info("coco: no Karpathy split file, so the test split is val2017")
+        for ann in (
+            root / "annotations" / f"captions_{year_split}.json",
+            root / f"captions_{year_split}.json",
+        ):
+            if ann.is_file():
+                return load_coco(ann, root / year_split, split)
+    raise UserError(
+        f"{root}: no {dataset} captions found (want dataset_{dataset}.json"
+        + (", Flickr8k.token.txt" if dataset == "flickr8k" else "")
+        + (", annotations/captions_train2017.json" if dataset == "coco" else "")
+        + ")"
+    )
+
+
+# --------------------------------------------------------------------------- images
+
+
+def load_image(source, max_pixels: int = MAX_PIXELS, min_side: int = 0) -> Image.Image:
+    """Open an image file (or take a PIL image) as RGB, with one clear UserError for anything
+    that is not a usable picture. Animated images give their first frame, transparency is put
+    on white, EXIF rotation is applied, very large JPEGs are decoded downscaled (``draft``)."""
+    name = getattr(source, "name", None) or str(source)[:200]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = source if isinstance(source, Image.Image) else Image.open(source)
+            if image.width * image.height > max_pixels and image.format == "JPEG":
+                image.draft("RGB", (max(min_side, 1024), max(min_side, 1024)))
+            if image.width * image.height > max_pixels:
+                raise UserError(
+                    f"{Path(name).name} is {image.width}x{image.height} pixels, over "
+                    f"the {max_pixels // 1_000_000} megapixel limit; resize it first"
+                )
+            image.seek(0)  # first frame of an animated GIF/PNG/WebP
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                image = Image.new("RGB", rgba.size, (255, 255, 255))
+                image.paste(rgba, mask=rgba.getchannel("A"))
+            image = image.convert("RGB")
+            image.load()
+    except UserError:
+        raise
+    except FileNotFoundError as e:
+        raise UserError(f"image not found: {name}") from e
+    except Image.DecompressionBombError as e:
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000
+        raise UserError(
+            f"{Path(name).name} is too large to decode safely (over {limit} "
+            "megapixels); resize it first"
+        ) from e
+    except UnidentifiedImageError as e:
+        raise UserError(f"{Path(name).name} is not an image PIL can read") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{Path(name).name} is damaged or truncated ({e})") from e
+    if min(image.size) < 1:
+        raise UserError(f"{Path(name).name} has no pixels")
+    return image
+
+
+def image_transform(image_size: int, train: bool = False):
+    """Resize the short side and crop the centre (a random 80-100% crop when training; no flips,
+    since captions say "left of")."""
+    from torchvision import transforms as T
+
+    if train:
+        crop = T.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1))
+        return T.Compose([crop, T.ToTensor()])
+    return T.Compose([T.Resize(image_size), T.CenterCrop(image_size), T.ToTensor()])
+
+
+def pad_captions(seqs: list[list[int]]) -> Tensor:
+    """Right-pad id lists with <pad> into a (B, T) tensor."""
+    out = torch.full((len(seqs), max(len(s) for s in seqs)), PAD, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.tensor(s)
+    return out
+
+
+class ImageCaptionDataset(torch.utils.data.Dataset):
+    """One item per (image, caption) pair: (image (3, S, S) in [0, 1], caption ids)."""
+
+    def __init__(self, images: list, captions: list[list[list[int]]], transform):
+        self.images, self.transform = images, transform
+        self.pairs = [(i, j) for i, caps in enumerate(captions) for j in range(len(caps))]
+        self.captions = captions
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, k: int) -> tuple[Tensor, list[int]]:
+        i, j = self.pairs[k]
+        return self.transform(load_image(self.images[i])), self.captions[i][j]
+
+
+def collate(batch: list[tuple[Tensor, list[int]]]) -> tuple[Tensor, Tensor]:
+    images, caps = zip(*batch, strict=True)
+    return torch.stack(images), pad_captions(list(caps))  # (B, 3, S, S), (B, T)

@@ -1,0 +1,243 @@
+"""Captioning a trained model's way: ``CaptionPredictor`` (beam n-best with scores, per-word
+attention maps drawn over the image) and the offline demo model trained on synthetic scenes.
+
+    pred = CaptionPredictor.from_checkpoint("runs/cap")
+    for cap in pred.caption("dog.jpg", beam_size=3, n_best=3):
+        print(f"{cap.score:.2f} {cap.text}")
+    frames = pred.overlays(pred.view("dog.jpg"), cap)     # [(PIL image, word), ...]
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from seqlab.checkpoint import load_checkpoint
+from seqlab.data.captions import image_transform, load_image
+from seqlab.data.tokenizers import Vocab
+from seqlab.errors import UserError
+from seqlab.models.captioner import Captioner, CaptionerConfig
+from seqlab.models.encoders import EncoderConfig, ImageEncoder
+from seqlab.tasks.caption import TASK, decode
+from seqlab.training import count_parameters, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Caption:
+    text: str
+    words: list[str]
+    score: float  # length-normalised log-probability (the beam's ranking score)
+    log_prob: float  # total log-probability, <eos> included
+    attention: np.ndarray | None  # (len(words), h, w): where the model looked for each word
+
+
+class CaptionPredictor:
+    """A trained captioner: image in, captions (with scores and attention maps) out."""
+
+    def __init__(
+        self,
+        encoder: ImageEncoder,
+        model: Captioner,
+        vocab: Vocab,
+        info: dict,
+        device: torch.device,
+    ):
+        self.encoder, self.model = encoder.eval(), model.eval()
+        self.vocab, self.info, self.device = vocab, info, device
+        self.transform = image_transform(encoder.cfg.image_size)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> CaptionPredictor:
+        ckpt = load_checkpoint(path, task=TASK)
+        dev = resolve_device(device)
+        try:
+            ecfg = EncoderConfig(**ckpt["encoder_config"])
+            model = Captioner(CaptionerConfig(**ckpt["model_config"]))
+            model.load_state_dict(ckpt["model"])
+            encoder = ImageEncoder(ecfg)
+            if ckpt.get("encoder") is not None:
+                encoder.load_state_dict(ckpt["encoder"])
+        except (KeyError, TypeError, RuntimeError) as e:
+            raise UserError(f"{path} does not match this version of the captioner: {e}") from e
+        tcfg = ckpt.get("train_config", {})
+        info = {
+            "dataset": ckpt.get("dataset", "?"),
+            "root": tcfg.get("root"),
+            "encoder": ecfg.name,
+            "attention": model.cfg.attention,
+            "vocab_size": len(ckpt["vocab"]),
+            "step": ckpt.get("step"),
+            "epoch": ckpt.get("epoch"),
+            "val": ckpt.get("metrics", {}),
+            "max_len": ckpt.get("max_len", 30),
+            "path": str(path),
+            "parameters": count_parameters(model)
+            + (count_parameters(encoder) if ecfg.trainable else 0),
+        }
+        return cls(encoder.to(dev), model.to(dev), Vocab(ckpt["vocab"]), info, dev)
+
+    def view(self, source) -> Image.Image:
+        """The square, centre-cropped picture the encoder sees (attention maps align with it)."""
+        image = load_image(source, min_side=self.encoder.cfg.image_size)
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        return image.crop((left, top, left + side, top + side))
+
+    @torch.no_grad()
+    def caption_batch(
+        self, sources: list, beam_size: int = 3, n_best: int = 1, max_len: int | None = None
+    ) -> list[list[Caption]]:
+        """Per image, the n_best captions, best first (beam_size 1: greedy)."""
+        if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1):
+            raise UserError(f"need beam >= 1 and 1 <= n-best <= beam, got {beam_size}/{n_best}")
+        x = torch.stack([self.transform(load_image(s)) for s in sources]).to(self.device)
+        feats = self.encoder(x)  # (B, S, D)
+        hyps = decode(self.model, feats, beam_size, n_best, max_len or self.info["max_len"])
+        h, w = self.encoder.grid
+        out = []
+        for item in hyps:
+            caps = []
+            for hyp in item:
+                words = self.vocab.tokens(hyp.tokens)
+                att = None
+                if hyp.attention is not None and len(words):
+                    att = hyp.attention.float().cpu().numpy().reshape(len(words), h, w)
+                caps.append(Caption(" ".join(words), words, hyp.score, hyp.log_prob, att))
+            out.append(caps)
+        return out
+
+    def caption(self, source, beam_size: int = 3, n_best: int = 1) -> list[Caption]:
+        return self.caption_batch([source], beam_size, n_best)[0]
+
+    @staticmethod
+    def overlays(view: Image.Image, caption: Caption, size: int = 224) -> list[tuple]:
+        """One picture per word: the image lit where the model looked (its attention map,
+        smoothly upsampled), dimmed elsewhere, with a heat tint on the focus."""
+        if caption.attention is None:
+            return []
+        from matplotlib import colormaps
+
+        base = np.asarray(view.convert("RGB").resize((size, size), Image.BICUBIC)) / 255.0
+        frames = []
+        for word, grid in zip(caption.words, caption.attention, strict=True):
+            a = Image.fromarray(grid.astype(np.float32), mode="F").resize(
+                (size, size), Image.BICUBIC
+            )
+            a = np.clip(np.asarray(a), 0, None)
+            a = a / (a.max() + 1e-8)  # (size, size) in [0, 1]
+            heat = colormaps["inferno"](a)[..., :3]
+            lit = base * (0.25 + 0.75 * a[..., None])
+            mixed = 0.75 * lit + 0.25 * heat * a[..., None]
+            frames.append((Image.fromarray((np.clip(mixed, 0, 1) * 255).astype(np.uint8)), word))
+        return frames
+
+    def describe(self) -> str:
+        """One line on the model in use, for pages and logs."""
+        i = self.info
+        kind = "Show, Attend and Tell (soft attention)" if i["attention"] else "Show and Tell"
+        val = i.get("val") or {}
+        score = f", val BLEU-4 {val['bleu4']:.1f} (greedy)" if "bleu4" in val else ""
+        return (
+            f"{kind} LSTM decoder, {i['encoder']} encoder, trained on {i['dataset']} "
+            f"({i['vocab_size']} words, {i['parameters'] / 1e6:.1f}M trained parameters"
+            f"{score})"
+        )
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    root: str | Path,
+    split: str = "test",
+    beam_size: int = 3,
+    dataset: str | None = None,
+    limit: int = 0,
+    cache_dir: str | Path = "data/cache/features",
+    device: str = "auto",
+) -> dict:
+    """BLEU-1..4 of a checkpoint on a dataset split (features cached for frozen encoders)."""
+    from seqlab.data.captions import load_caption_set
+    from seqlab.tasks.caption import FeatureSource, evaluate_bleu
+
+    pred = CaptionPredictor.from_checkpoint(checkpoint, device)
+    data = load_caption_set(dataset or pred.info["dataset"], root, split)
+    source = FeatureSource(pred.encoder, data.images, cache_dir, pred.device)
+    scores = evaluate_bleu(
+        pred.model,
+        source,
+        data.captions,
+        pred.vocab,
+        beam_size=beam_size,
+        limit=limit,
+        max_len=pred.info["max_len"],
+    )
+    return {"split": split, "beam": beam_size, "images": limit or len(data), **scores}
+
+
+# --------------------------------------------------------------------------- offline demo model
+
+
+def scenes_demo_predictor(
+    cache_dir: str | Path, steps: int = 700, max_minutes: float = 6.0, device: str = "auto"
+) -> tuple[CaptionPredictor, bool]:
+    """The demo's offline model: trained on synthetic scenes on first use (``steps`` steps, about
+    two minutes on an idle 2-core CPU, at most ``max_minutes`` on a busy one; with a progress
+    bar), then loaded from ``cache_dir``. Returns (predictor, whether it was trained now)."""
+    from seqlab.tasks.caption import CaptionTrainConfig, train
+    from seqlab.training import OptimConfig
+
+    ckpt = Path(cache_dir) / "ckpt_best.pt"
+    if ckpt.is_file():
+        return CaptionPredictor.from_checkpoint(ckpt, device), False
+    log.info(
+        "no captioner checkpoint given: training one on synthetic scenes (%d steps, about "
+        "2 minutes, once; cached in %s)",
+        steps,
+        cache_dir,
+    )
+    cfg = CaptionTrainConfig(
+        dataset="scenes",
+        out=str(cache_dir),
+        min_count=1,
+        batch_size=32,
+        epochs=100,
+        max_steps=steps,
+        time_budget_min=max_minutes,
+        val_images=100,
+        scenes=4000,
+        threads=1,
+        device=device,
+    )
+    mcfg = CaptionerConfig(
+        attention=True,
+        embedding_size=64,
+        hidden_size=128,
+        projection_size=64,
+        attention_size=64,
+        dropout=0.1,
+    )
+    ecfg = EncoderConfig(name="scratch", image_size=64, grid_size=8, channels=64)
+    train(cfg, mcfg, ecfg, OptimConfig(lr=3e-3, warmup_steps=50))
+    return CaptionPredictor.from_checkpoint(ckpt, device), True
+
+
+def scene_examples(folder: str | Path, n: int = 6, seed: int = 7) -> list[str]:
+    """Write n generated scenes as PNG files (the demo's examples) and return their paths."""
+    from seqlab.data.scenes import make_scenes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    images, _ = make_scenes(n, seed=seed, image_size=256)
+    paths = []
+    for k, image in enumerate(images):
+        path = folder / f"scene_{k}.png"
+        if not path.is_file():
+            image.save(path)
+        paths.append(str(path))
+    return paths

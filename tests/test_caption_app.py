@@ -1,0 +1,134 @@
+"""apps/caption_demo.py through gradio_client: captions, n-best, attention overlays, the sketch
+pad, and bad uploads (not an image, truncated, 20000x20000, grayscale, RGBA, animated GIF)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from seqlab.models.captioner import CaptionerConfig
+from seqlab.models.encoders import EncoderConfig
+from seqlab.tasks.caption import CaptionTrainConfig, train
+from seqlab.tasks.caption_predict import CaptionPredictor, scene_examples
+from seqlab.training import OptimConfig
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "caption_demo.py"
+
+
+def load_app():
+    spec = importlib.util.spec_from_file_location("caption_demo", APP)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["caption_demo"] = module  # gradio looks up where its components are defined
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scenes")
+    cfg = CaptionTrainConfig(
+        dataset="scenes",
+        scenes=16,
+        out=str(out),
+        batch_size=4,
+        max_steps=2,
+        val_images=4,
+        min_count=1,
+    )
+    mcfg = CaptionerConfig(
+        attention=True, embedding_size=8, hidden_size=8, projection_size=8, attention_size=8
+    )
+    train(
+        cfg,
+        mcfg,
+        EncoderConfig(name="scratch", image_size=32, grid_size=4, channels=16),
+        OptimConfig(warmup_steps=1),
+    )
+    return CaptionPredictor.from_checkpoint(out)
+
+
+@pytest.fixture(scope="module")
+def client(predictor, tmp_path_factory):
+    from gradio_client import Client
+
+    app = load_app()
+    examples = scene_examples(tmp_path_factory.mktemp("examples"), n=2)
+    demo = app.build_demo(predictor, examples, notice="trained for a test")
+    demo.launch(prevent_thread_lock=True, server_port=None, quiet=True)
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_predictor_overlays(predictor, tmp_path):
+    image = Image.new("RGB", (90, 60), "white")
+    view = predictor.view(image)
+    assert view.size == (60, 60)
+    caps = predictor.caption(view, beam_size=3, n_best=2)
+    assert 1 <= len(caps) <= 2 and caps[0].score >= caps[-1].score
+    frames = predictor.overlays(view, caps[0])
+    assert len(frames) == len(caps[0].words)
+    assert all(
+        f.size == (224, 224) and w == word
+        for (f, w), word in zip(frames, caps[0].words, strict=True)
+    )
+    assert "scenes" in predictor.describe()
+
+
+def _caption(client, path, beam=3, n_best=2):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)), beam, n_best, api_name="/caption")
+
+
+def test_caption_with_nbest_and_attention(client, tmp_path):
+    Image.new("RGB", (64, 64), (250, 250, 250)).save(tmp_path / "scene.png")
+    hero, table, gallery = _caption(client, tmp_path / "scene.png", beam=3, n_best=2)
+    assert "cap-hero" in hero and "warn" not in hero
+    assert 1 <= len(table["data"]) <= 2 and table["headers"][0] == "rank"
+    assert isinstance(gallery, list)
+
+
+def _bad_files(tmp_path):
+    from test_caption_data import huge_png
+
+    (tmp_path / "notes.txt").write_text("hello")
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "full.jpg")
+    data = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+    return {
+        "notes.txt": "not an image",
+        "cut.jpg": "damaged or truncated",
+        "huge.png": "too large",
+    } | ({} if huge_png(tmp_path / "huge.png") else {})
+
+
+def test_bad_uploads_give_a_clear_message(client, tmp_path):
+    for name, message in _bad_files(tmp_path).items():
+        hero, table, gallery = _caption(client, tmp_path / name)
+        assert "Cannot caption this file" in hero and message in hero, name
+        assert gallery == []
+
+
+def test_odd_but_valid_images_get_captions(client, tmp_path):
+    Image.new("L", (50, 40), 90).save(tmp_path / "gray.png")
+    Image.new("RGBA", (40, 40), (0, 0, 255, 120)).save(tmp_path / "rgba.png")
+    frames = [Image.new("P", (30, 30), i) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    for name in ("gray.png", "rgba.png", "anim.gif"):
+        hero, table, _ = _caption(client, tmp_path / name)
+        assert "warn" not in hero and len(table["data"]) >= 1, name
+
+
+def test_sketch_and_empty_inputs(client):
+    hero, _, _ = client.predict(None, 3, 2, api_name="/caption")
+    assert "Add a picture first" in hero
+    hero, _, _ = client.predict(
+        {"background": None, "layers": [], "composite": None}, 3, 2, api_name="/caption_sketch"
+    )
+    assert "Draw something first" in hero

@@ -1,0 +1,153 @@
+"""`seqlab caption ...` through main([...]): train (scenes and a tiny Flickr8k layout, frozen
+cached features and a scratch encoder), evaluate, caption images, and the one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_caption_data import make_flickr8k
+
+from seqlab.cli import main
+from seqlab.tasks.caption_predict import CaptionPredictor
+
+TINY = [
+    "--embedding-size",
+    "8",
+    "--hidden-size",
+    "8",
+    "--projection-size",
+    "8",
+    "--attention-size",
+    "8",
+    "--batch-size",
+    "4",
+    "--max-steps",
+    "3",
+    "--val-images",
+    "4",
+    "--warmup-steps",
+    "1",
+    "--min-count",
+    "1",
+]
+
+
+@pytest.fixture(scope="module")
+def flickr(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flickr8k")
+    make_flickr8k(root)
+    return root
+
+
+def test_train_scenes_scratch_with_attention(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "caption",
+            "train",
+            "--dataset",
+            "scenes",
+            "--scenes",
+            "16",
+            "--encoder",
+            "scratch",
+            "--image-size",
+            "32",
+            "--grid-size",
+            "4",
+            "--channels",
+            "16",
+            "--attention",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["steps"] == 3
+    assert (out / "ckpt_best.pt").is_file() and (out / "config.json").is_file()
+    pred = CaptionPredictor.from_checkpoint(out)
+    assert pred.info["dataset"] == "scenes" and pred.info["attention"]
+    assert pred.encoder.cfg.name == "scratch"  # its trained weights came from the checkpoint
+
+
+def test_train_evaluate_and_caption_flickr8k_layout(flickr, tmp_path, capsys):
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    code = main(
+        [
+            "caption",
+            "train",
+            "--dataset",
+            "flickr8k",
+            "--root",
+            str(flickr),
+            "--encoder",
+            "scratch",
+            "--image-size",
+            "32",
+            "--channels",
+            "16",
+            "--grid-size",
+            "2",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(cache),
+            *TINY,
+        ]
+    )
+    assert code == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "caption",
+                "evaluate",
+                "--checkpoint",
+                str(out),
+                "--root",
+                str(flickr),
+                "--split",
+                "test",
+                "--beam",
+                "2",
+                "--cache-dir",
+                str(cache),
+            ]
+        )
+        == 0
+    )
+    scores = json.loads(capsys.readouterr().out)
+    assert {"bleu1", "bleu2", "bleu3", "bleu4"} <= set(scores) and scores["images"] == 2
+    image = next((flickr / "images").iterdir())
+    assert main(["caption", str(image), "--checkpoint", str(out), "--n-best", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(str(image))
+
+
+def test_errors_are_one_line(flickr, tmp_path, capsys):
+    assert main(["caption", "train", "--dataset", "flickr8k", "--out", str(tmp_path)]) == 1
+    assert "--root DIR is needed" in capsys.readouterr().err
+    assert main(["caption", "train", "--dataset", "flickr8k", "--root", str(tmp_path / "x")]) == 1
+    assert "dataset folder not found" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "caption",
+                "evaluate",
+                "--checkpoint",
+                str(tmp_path / "none.pt"),
+                "--root",
+                str(flickr),
+            ]
+        )
+        == 1
+    )
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert main(["caption", "train", "--encoder", "vgg"]) == 2  # argparse: invalid choice
+    assert main(["caption"]) == 1
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert main(["caption", "photo.jpg", "--checkpoint", str(tmp_path / "bad.pt")]) == 1
+    assert "corrupt or not a checkpoint" in capsys.readouterr().err
