@@ -279,3 +279,19 @@ register(Dataset(
             sha256="0681be16a532912288a91ddd573594fbdd57c0fbb81486eff7c55247e35326c2")),
     license="research/non-commercial (Flickr30k terms); cite Elliott et al. 2016",
 ))
+
+# md5 sums as published in the R torchvision package's flickr8k/flickr30k caption datasets.
+register(Dataset(
+    "flickr8k",
+    "Flickr8k images + captions (Hodosh et al. 2013; 6000/1000/1000 split) with Karpathy's "
+    "split JSONs; unpacks to Flicker8k_Dataset/, Flickr8k.token.txt, dataset_flickr8k.json",
+    (Remote("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
+            "Flickr8k_Dataset.zip", "Flickr8k_Dataset.zip", extract=True,
+            md5="f18a1e2920de5bd84dae7cf08ec78978"),
+     Remote("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
+            "Flickr8k_text.zip", "Flickr8k_text.zip", extract=True,
+            md5="bf6c1abcb8e4a833b7f922104de18627"),
+     Remote("https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip",
+            "caption_datasets.zip", extract=True, md5="4fa8c08369d22fe16e41dc124bd1adc2")),
+    license="research use (Flickr terms of use); cite Hodosh, Young and Hockenmaier 2013",
+))
