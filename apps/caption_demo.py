@@ -142,12 +142,15 @@ def build_demo(
                         go = gr.Button("Caption", variant="primary")
                     with gr.Tab("Sketch", visible=scenes):
                         sketch = gr.Sketchpad(
-                            label="Draw filled shapes",
+                            label="Pick the brush, then draw filled shapes",
                             type="pil",
                             canvas_size=(384, 384),
+                            fixed_canvas=True,
+                            layers=False,
+                            transforms=(),
                             height=380,
                             brush=gr.Brush(
-                                default_size=18,
+                                default_size=28,
                                 colors=["#dc2828", "#28aa3c", "#2850dc", "#ebc814", "#963cbe"],
                                 color_mode="fixed",
                             ),

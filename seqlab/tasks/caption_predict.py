@@ -119,11 +119,10 @@ class CaptionPredictor:
     @staticmethod
     def overlays(view: Image.Image, caption: Caption, size: int = 224) -> list[tuple]:
         """One picture per word: the image lit where the model looked (its attention map,
-        smoothly upsampled), dimmed elsewhere, with a heat tint on the focus."""
+        smoothly upsampled, as Xu et al. 2015 draw it) and dimmed to a cool dark elsewhere."""
         if caption.attention is None:
             return []
-        from matplotlib import colormaps
-
+        shade = np.array([0.03, 0.05, 0.12])  # what unattended regions fade to
         base = np.asarray(view.convert("RGB").resize((size, size), Image.BICUBIC)) / 255.0
         frames = []
         for word, grid in zip(caption.words, caption.attention, strict=True):
@@ -131,11 +130,9 @@ class CaptionPredictor:
                 (size, size), Image.BICUBIC
             )
             a = np.clip(np.asarray(a), 0, None)
-            a = a / (a.max() + 1e-8)  # (size, size) in [0, 1]
-            heat = colormaps["inferno"](a)[..., :3]
-            lit = base * (0.25 + 0.75 * a[..., None])
-            mixed = 0.75 * lit + 0.25 * heat * a[..., None]
-            frames.append((Image.fromarray((np.clip(mixed, 0, 1) * 255).astype(np.uint8)), word))
+            a = (a / (a.max() + 1e-8))[..., None] ** 0.8  # (size, size, 1) in [0, 1]
+            lit = base * (0.12 + 0.88 * a) + shade * (1 - a)
+            frames.append((Image.fromarray((np.clip(lit, 0, 1) * 255).astype(np.uint8)), word))
         return frames
 
     def describe(self) -> str:
