@@ -113,13 +113,14 @@ def main(argv=None) -> int:
     if baseline > 0:
         results.append(run_one(args, "no_attention", "none", baseline))
         print(json.dumps(results[-1], indent=2), flush=True)
-    print("\n| model | budget (min) | epochs | test2016 BLEU greedy | beam | ppl |")
+    print("\n| model | budget (min) | epochs done | test2016 BLEU greedy | beam | test ppl |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in results:
-        g, b = r["test"]["greedy"], r["test"].get(f"beam{args.beam}", {})
+        g, b = r["test"]["greedy"], r["test"].get(f"beam{args.beam}")
+        beam = f"{b['bleu']:.1f}" if b else "-"
         print(
-            f"| {r['name']} | {r['budget_min']:g} | {r['epochs']} | {g['bleu']:.1f} | "
-            f"{b.get('bleu', float('nan')):.1f} | {g['perplexity']:.1f} |"
+            f"| {r['name']} | {r['budget_min']:g} | {r['epochs']} | {g['bleu']:.1f} | {beam} | "
+            f"{g['perplexity']:.1f} |"
         )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "results.json").write_text(json.dumps(results, indent=2))
