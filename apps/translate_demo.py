@@ -121,7 +121,7 @@ def load_translator(checkpoint: str | None, minutes: float, cache: Path):
                 f"No --checkpoint: training a small GRU + attention model on generated dates "
                 f"for up to {minutes:g} minutes (once; cached in {cache})."
             )
-        bar = _progress_bar()
+        bar = _progress_bar(minutes)
         path = train_demo_model(cache, bar, minutes)
         about = (
             "a small GRU + attention model trained offline on dates that seqlab generates "
@@ -138,15 +138,18 @@ def load_translator(checkpoint: str | None, minutes: float, cache: Path):
     return tr, about, DE_EXAMPLES
 
 
-def _progress_bar():
+def _progress_bar(minutes: float):
+    """A terminal bar over the time budget (training may stop sooner, once it has learned)."""
+    import time
+
     from tqdm.auto import tqdm
 
-    bar = tqdm(desc="training the demo model", unit="step")
+    bar = tqdm(total=round(minutes * 60), desc="training the demo model", unit="s")
+    start = time.perf_counter()
 
     def update(step: int, total: int, loss: float) -> None:
-        bar.total = total  # an upper bound: training stops early at the time budget
-        bar.update(step - bar.n)
-        bar.set_postfix(loss=f"{loss:.3f}")
+        bar.update(min(round(time.perf_counter() - start), bar.total) - bar.n)
+        bar.set_postfix(step=step, loss=f"{loss:.3f}")
 
     return update
 
