@@ -118,18 +118,11 @@ def plot_training(
                 continue
             steps = [r["step"] for r in recs]
             values = [float(r[metric]) for r in recs]
-            values = _smooth(values, smooth) if metric == "loss" else _positive(values)
             style = "-" if clip > 0 else "--"
             label = f"{_display(cell)}, " + (f"clip {clip:g}" if clip > 0 else "no clip")
-            ax.plot(
-                steps,
-                values,
-                style,
-                color=colors[cell],
-                label=label,
-                lw=1.6 if metric == "loss" else 1.0,
-                alpha=0.9,
-            )
+            if metric == "grad_norm":  # every step faintly (the spikes), the trend in bold
+                ax.plot(steps, _positive(values), style, color=colors[cell], lw=0.5, alpha=0.3)
+            ax.plot(steps, _smooth(values, smooth), style, color=colors[cell], label=label, lw=1.6)
         clips = sorted({k[2] for k in runs if k[2] > 0})
         if metric == "grad_norm":
             for c in clips:
@@ -150,12 +143,15 @@ def plot_training(
     ylabel = (
         f"training loss (moving average of {smooth})"
         if metric == "loss"
-        else "global gradient norm before clipping"
+        else "grad norm before clipping"
     )
     axes[0].set_ylabel(ylabel + " (log)")
     axes[-1].legend(fontsize=8, loc="best")
     what = "Loss" if metric == "loss" else "Gradient norm"
-    fig.suptitle(f"{what} on the {task} task\ndashed: no clipping, solid: clipped by global norm")
+    how = "dashed: no clipping, solid: clipped by global norm"
+    if metric == "grad_norm":
+        how += f"; faint: every step, bold: mean of {smooth}"
+    fig.suptitle(f"{what} on the {task} task\n{how}")
     return fig
 
 
@@ -182,7 +178,8 @@ def plot_accuracy(summaries: list[dict]) -> Figure:
     )
     fig.colorbar(im, ax=ax, label="held-out accuracy")
     task = summaries[0]["task"] if summaries else ""
-    fig.suptitle(f"Final accuracy on the {task} task")
+    rule = " (right = within 0.04 of the sum)" if task == "adding" else ""
+    fig.suptitle(f"Held-out accuracy on the {task} task{rule}")
     return fig
 
 
