@@ -22,7 +22,8 @@ from seqlab.gradients import (
     measure_temporal,
     temporal_title,
 )
-from seqlab.tasks.grads import TASKS, GradTrainConfig, accuracy_table, compare
+from seqlab.tasks.grads import TASKS, GradTrainConfig, compare
+from seqlab.tasks.grads_files import accuracy_table
 from seqlab.training import read_metrics
 
 INTRO = """# seqlab gradient lab
