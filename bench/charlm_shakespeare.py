@@ -42,11 +42,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--precision", default="auto")
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--calibrate-steps", type=int, default=8)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     return p.parse_args()
 
 
 def main() -> None:
     a = parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     mcfg = CharLMConfig(
         cell=a.cell,
         embedding_size=a.embedding_size,
