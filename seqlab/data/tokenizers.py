@@ -95,10 +95,10 @@ class WordTokenizer:
 class SentencePieceTokenizer:
     kind = "sentencepiece"
 
-    def __init__(self, model_proto: bytes):
+    def __init__(self, model_proto: bytes, lower: bool = False):
         import sentencepiece as spm
 
-        self.model_proto = bytes(model_proto)
+        self.model_proto, self.lower = bytes(model_proto), lower
         self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
 
     @classmethod
@@ -137,17 +137,17 @@ class SentencePieceTokenizer:
             )
         except RuntimeError as e:
             raise UserError(f"sentencepiece training failed: {str(e).splitlines()[-1]}") from e
-        return cls(buf.getvalue())
+        return cls(buf.getvalue(), lower)
 
     @property
     def vocab_size(self) -> int:
         return self.sp.get_piece_size()
 
     def pieces(self, text: str) -> list[str]:
-        return self.sp.encode(text, out_type=str)
+        return self.sp.encode(text.lower() if self.lower else text, out_type=str)
 
     def encode(self, text: str) -> list[int]:
-        return self.sp.encode(text)
+        return self.sp.encode(text.lower() if self.lower else text)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode(_strip(ids))
@@ -157,7 +157,7 @@ class SentencePieceTokenizer:
         return [self.sp.id_to_piece(int(i)) if 0 <= int(i) < n else "<unk>" for i in ids]
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "model_proto": self.model_proto}
+        return {"kind": self.kind, "model_proto": self.model_proto, "lower": self.lower}
 
 
 Tokenizer = WordTokenizer | SentencePieceTokenizer
@@ -193,7 +193,7 @@ def make_tokenizer(
 
 def tokenizer_from_dict(d: dict) -> Tokenizer:
     if d.get("kind") == "sentencepiece":
-        return SentencePieceTokenizer(d["model_proto"])
+        return SentencePieceTokenizer(d["model_proto"], d.get("lower", False))
     if d.get("kind") == "word":
         return WordTokenizer(Vocab(d["itos"]), d.get("lower", True))
     raise UserError(f"unknown tokenizer kind in checkpoint: {d.get('kind')!r}")
