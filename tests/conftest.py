@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+# Test tensors are tiny: one thread avoids OpenMP overhead, and on a busy 2-core machine a second
+# thread per process made small RNN steps up to 15x slower (measured while several jobs ran).
+torch.set_num_threads(1)
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
