@@ -250,48 +250,96 @@ def fetch(name: str, root: str | Path = DEFAULT_DIR) -> Path:
 
 
 # Sentiment (issue 4). MD5s as published in torchtext's dataset tables (datasets/sst2.py, imdb.py).
-register(Dataset(
-    "sst2",
-    "GLUE SST-2 binary sentiment (67k train phrases, 872 dev); unpacks to SST-2/{train,dev}.tsv",
-    (Remote("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip", "SST-2.zip",
-            md5="9f81648d4199384278b86e315dac217c", extract=True),),
-    license="research use; cite Socher et al. 2013 and Wang et al. 2018 (GLUE)",
-))
-register(Dataset(
-    "imdb",
-    "IMDB movie reviews (Maas et al. 2011), 25k train / 25k test; unpacks to aclImdb/",
-    (Remote("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
-            "aclImdb_v1.tar.gz", md5="7c2ac02c03563afcf9b574c7e56c153a", extract=True),),
-    license="research use; cite Maas et al. 2011",
-))
+register(
+    Dataset(
+        "sst2",
+        "GLUE SST-2 binary sentiment (67k train phrases, 872 dev): SST-2/{train,dev}.tsv",
+        (
+            Remote(
+                "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip",
+                "SST-2.zip",
+                md5="9f81648d4199384278b86e315dac217c",
+                extract=True,
+            ),
+        ),
+        license="research use; cite Socher et al. 2013 and Wang et al. 2018 (GLUE)",
+    )
+)
+register(
+    Dataset(
+        "imdb",
+        "IMDB movie reviews (Maas et al. 2011), 25k train / 25k test; unpacks to aclImdb/",
+        (
+            Remote(
+                "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                "aclImdb_v1.tar.gz",
+                md5="7c2ac02c03563afcf9b574c7e56c153a",
+                extract=True,
+            ),
+        ),
+        license="research use; cite Maas et al. 2011",
+    )
+)
 
 # Multi30k task 1 (Elliott et al. 2016). The WMT16 host is gone; this mirror is the one torchtext
 # points to, and the sha256 values are torchtext's (its table is named MD5 but holds sha256).
 _M30K = "https://raw.githubusercontent.com/neychev/small_DL_repo/master/datasets/Multi30k/"
-register(Dataset(
-    "multi30k",
-    "Multi30k de-en-fr (WMT16 task 1): train 29k, val 1014, test2016 1000 sentence triples",
-    (Remote(_M30K + "training.tar.gz", "training.tar.gz", extract=True,
-            sha256="20140d013d05dd9a72dfde46478663ba05737ce983f478f960c1123c6671be5e"),
-     Remote(_M30K + "validation.tar.gz", "validation.tar.gz", extract=True,
-            sha256="a7aa20e9ebd5ba5adce7909498b94410996040857154dab029851af3a866da8c"),
-     Remote(_M30K + "mmt16_task1_test.tar.gz", "mmt16_task1_test.tar.gz", extract=True,
-            sha256="0681be16a532912288a91ddd573594fbdd57c0fbb81486eff7c55247e35326c2")),
-    license="research/non-commercial (Flickr30k terms); cite Elliott et al. 2016",
-))
+register(
+    Dataset(
+        "multi30k",
+        "Multi30k de-en-fr (WMT16 task 1): train 29k, val 1014, test2016 1000 sentence triples",
+        (
+            Remote(
+                _M30K + "training.tar.gz",
+                "training.tar.gz",
+                extract=True,
+                sha256="20140d013d05dd9a72dfde46478663ba05737ce983f478f960c1123c6671be5e",
+            ),
+            Remote(
+                _M30K + "validation.tar.gz",
+                "validation.tar.gz",
+                extract=True,
+                sha256="a7aa20e9ebd5ba5adce7909498b94410996040857154dab029851af3a866da8c",
+            ),
+            Remote(
+                _M30K + "mmt16_task1_test.tar.gz",
+                "mmt16_task1_test.tar.gz",
+                extract=True,
+                sha256="0681be16a532912288a91ddd573594fbdd57c0fbb81486eff7c55247e35326c2",
+            ),
+        ),
+        license="research/non-commercial (Flickr30k terms); cite Elliott et al. 2016",
+    )
+)
 
 # md5 sums as published in the R torchvision package's flickr8k/flickr30k caption datasets.
-register(Dataset(
-    "flickr8k",
-    "Flickr8k images + captions (Hodosh et al. 2013; 6000/1000/1000 split) with Karpathy's "
-    "split JSONs; unpacks to Flicker8k_Dataset/, Flickr8k.token.txt, dataset_flickr8k.json",
-    (Remote("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
-            "Flickr8k_Dataset.zip", "Flickr8k_Dataset.zip", extract=True,
-            md5="f18a1e2920de5bd84dae7cf08ec78978"),
-     Remote("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
-            "Flickr8k_text.zip", "Flickr8k_text.zip", extract=True,
-            md5="bf6c1abcb8e4a833b7f922104de18627"),
-     Remote("https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip",
-            "caption_datasets.zip", extract=True, md5="4fa8c08369d22fe16e41dc124bd1adc2")),
-    license="research use (Flickr terms of use); cite Hodosh, Young and Hockenmaier 2013",
-))
+register(
+    Dataset(
+        "flickr8k",
+        "Flickr8k images + captions (Hodosh et al. 2013; 6000/1000/1000 split) with Karpathy's "
+        "split JSONs; unpacks to Flicker8k_Dataset/, Flickr8k.token.txt, dataset_flickr8k.json",
+        (
+            Remote(
+                "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
+                "Flickr8k_Dataset.zip",
+                "Flickr8k_Dataset.zip",
+                extract=True,
+                md5="f18a1e2920de5bd84dae7cf08ec78978",
+            ),
+            Remote(
+                "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/"
+                "Flickr8k_text.zip",
+                "Flickr8k_text.zip",
+                extract=True,
+                md5="bf6c1abcb8e4a833b7f922104de18627",
+            ),
+            Remote(
+                "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip",
+                "caption_datasets.zip",
+                extract=True,
+                md5="4fa8c08369d22fe16e41dc124bd1adc2",
+            ),
+        ),
+        license="research use (Flickr terms of use); cite Hodosh, Young and Hockenmaier 2013",
+    )
+)
