@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from seqlab.training import map_state
+
 State = Tensor | tuple | list | dict
 StepFn = Callable[[Tensor, State], tuple[Tensor, State, Tensor | None]]
 
@@ -62,17 +64,10 @@ def sample_next(
 
 def reorder_state(state: State, index: Tensor) -> State:
     """``index_select(0, index)`` on every tensor of a nested state (None passes through)."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return state.index_select(0, index.to(state.device))
-    if isinstance(state, dict):
-        return {k: reorder_state(v, index) for k, v in state.items()}
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # namedtuple
-        return type(state)(*(reorder_state(s, index) for s in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(reorder_state(s, index) for s in state)
-    raise TypeError(f"cannot reorder a decoder state of type {type(state).__name__}")
+    try:
+        return map_state(state, lambda t: t.index_select(0, index.to(t.device)))
+    except TypeError as e:
+        raise TypeError(f"cannot reorder a decoder state: {e}") from e
 
 
 def gnmt_penalty(length: int, alpha: float) -> float:

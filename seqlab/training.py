@@ -153,17 +153,29 @@ class NonFiniteGuard:
             )
 
 
+def map_state(state, fn):
+    """Apply ``fn`` to every tensor of a recurrent or decoder state: a tensor, None, or a nested
+    tuple (namedtuples too), list or dict of them. The structure is kept."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return fn(state)
+    if isinstance(state, dict):
+        return {k: map_state(v, fn) for k, v in state.items()}
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # namedtuple
+        return type(state)(*(map_state(s, fn) for s in state))
+    if isinstance(state, tuple | list):
+        return type(state)(map_state(s, fn) for s in state)
+    raise TypeError(f"not a state of tensors: {type(state).__name__}")
+
+
 def detach_state(state):
     """Cut the graph at a TBPTT boundary: keep the state's values, forget how they were made.
 
     Without this, backward at chunk k would run through every earlier chunk (full BPTT, with
     memory growing without bound) and fail once those graphs are freed.
     """
-    if state is None:
-        return None
-    if isinstance(state, tuple | list):
-        return type(state)(detach_state(s) for s in state)
-    return state.detach()
+    return map_state(state, Tensor.detach)
 
 
 # --------------------------------------------------------------------------- precision

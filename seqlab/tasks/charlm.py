@@ -34,6 +34,7 @@ from seqlab.training import (
     clip_and_step,
     make_grad_scaler,
     make_optimizer,
+    map_state,
     progress,
     resolve_device,
     resolve_precision,
@@ -126,7 +127,7 @@ def train(
     info, device = distributed.setup(cfg.device)
     distributed.check_divisible(cfg.batch_size, info)
     precision = resolve_precision(cfg.precision, device)
-    gen = seed_everything(cfg.seed)  # noqa: F841 - seeds torch's global RNG for dropout
+    seed_everything(cfg.seed)  # torch's global RNG drives dropout
     text, source = _load_corpus(cfg)
     resume = None
     if cfg.resume and (out / "ckpt_last.pt").exists():
@@ -163,9 +164,7 @@ def train(
         optimizer.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         step, epoch, pos, best = resume["step"], resume["epoch"], resume["pos"], resume["best"]
-        carry = _map_state(
-            resume["carry"], lambda c: distributed.shard_batch(c.to(device), info, 1)
-        )
+        carry = map_state(resume["carry"], lambda c: distributed.shard_batch(c.to(device), info, 1))
         torch.set_rng_state(resume["rng"])
     if info.is_main:
         write_json(
@@ -195,7 +194,7 @@ def train(
 
     def checkpoint(name: str, val_loss: float) -> None:
         # The carried TBPTT state is part of the run: save all streams' so resume is exact.
-        full_carry = _map_state(carry, lambda c: distributed.gather_batch(c, info, 1))
+        full_carry = map_state(carry, lambda c: distributed.gather_batch(c, info, 1))
         if not info.is_main:
             return
         save_checkpoint(
@@ -210,7 +209,7 @@ def train(
                 "step": step,
                 "epoch": epoch,
                 "pos": pos,
-                "carry": _map_state(full_carry, lambda c: c.cpu()),
+                "carry": map_state(full_carry, lambda c: c.cpu()),
                 "best": best,
                 "rng": torch.get_rng_state(),
                 "metrics": {"val_loss": val_loss},
@@ -291,15 +290,6 @@ def train(
         "precision": precision,
         "processes": info.world_size,
     }
-
-
-def _map_state(state, fn):
-    """Apply ``fn`` to the tensor(s) of a recurrent state (a tensor, a tuple, or None)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple | list):
-        return tuple(fn(s) for s in state)
-    return fn(state)
 
 
 class CharLMPredictor:
