@@ -8,13 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from app_fixtures import tiny_captioner
 from PIL import Image
 
-from seqlab.models.captioner import CaptionerConfig
-from seqlab.models.encoders import EncoderConfig
-from seqlab.tasks.caption import CaptionTrainConfig, train
-from seqlab.tasks.caption_predict import CaptionPredictor, scene_examples
-from seqlab.training import OptimConfig
+from seqlab.tasks.caption_predict import scene_examples
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "caption_demo.py"
 
@@ -29,26 +26,7 @@ def load_app():
 
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
-    out = tmp_path_factory.mktemp("scenes")
-    cfg = CaptionTrainConfig(
-        dataset="scenes",
-        scenes=16,
-        out=str(out),
-        batch_size=4,
-        max_steps=2,
-        val_images=4,
-        min_count=1,
-    )
-    mcfg = CaptionerConfig(
-        attention=True, embedding_size=8, hidden_size=8, projection_size=8, attention_size=8
-    )
-    train(
-        cfg,
-        mcfg,
-        EncoderConfig(name="scratch", image_size=32, grid_size=4, channels=16),
-        OptimConfig(warmup_steps=1),
-    )
-    return CaptionPredictor.from_checkpoint(out)
+    return tiny_captioner(tmp_path_factory.mktemp("scenes"))
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from app_fixtures import tiny_sentiment_checkpoint
 
 from seqlab.tasks.sentiment import demo_model
 from seqlab.tasks.sentiment_predict import SentimentPredictor
@@ -24,7 +25,7 @@ def _load_app():
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
-    path = demo_model(folder, time_budget=3, n_train=400)
+    path = tiny_sentiment_checkpoint(folder)
     assert path.is_file() and demo_model(folder, time_budget=3) == path  # cached, not retrained
     return SentimentPredictor.from_checkpoint(path, "cpu")
 

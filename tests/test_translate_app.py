@@ -13,35 +13,17 @@ import threading
 
 import pytest
 import torch
+from app_fixtures import tiny_translator
 
 from seqlab.data import fetch
 from seqlab.errors import UserError
-from seqlab.models.seq2seq import Seq2SeqConfig
-from seqlab.tasks.translate import TranslateTrainConfig, train
-from seqlab.tasks.translator import Translator
-from seqlab.training import OptimConfig
 
 
 @pytest.fixture(scope="module")
 def translator(tmp_path_factory):
-    from seqlab.data.synthetic_dates import make_date_pairs
-
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny model: one thread is faster, and the machine is shared
-    d = tmp_path_factory.mktemp("demo")
-    (d / "dates.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in make_date_pairs(150)))
-    cfg = TranslateTrainConfig(
-        pairs=str(d / "dates.tsv"),
-        dev_size=10,
-        out=str(d),
-        epochs=1,
-        vocab_size=60,
-        tgt_vocab_size=16,
-        joint_vocab=False,
-        device="cpu",
-    )
-    train(cfg, Seq2SeqConfig(embedding_size=8, hidden_size=16), OptimConfig(schedule="none"))
-    yield Translator.from_checkpoint(d / "ckpt_best.pt", "cpu")
+    yield tiny_translator(tmp_path_factory.mktemp("demo"))
     torch.set_num_threads(before)
 
 

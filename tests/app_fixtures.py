@@ -1,0 +1,82 @@
+"""Tiny models for the app tests (gradio_client, load and browser tests), trained in seconds so
+that no test trains a demo's full-size model, and a free local port to launch a demo on.
+
+    from app_fixtures import free_port, tiny_captioner, tiny_sentiment, tiny_translator
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_captioner(folder: Path):
+    """An attention captioner (scratch encoder, sizes 8) trained 2 steps on 16 synthetic scenes."""
+    from seqlab.models.captioner import CaptionerConfig
+    from seqlab.models.encoders import EncoderConfig
+    from seqlab.tasks.caption import CaptionTrainConfig, train
+    from seqlab.tasks.caption_predict import CaptionPredictor
+    from seqlab.training import OptimConfig
+
+    cfg = CaptionTrainConfig(
+        dataset="scenes",
+        scenes=16,
+        out=str(folder),
+        batch_size=4,
+        max_steps=2,
+        val_images=4,
+        min_count=1,
+    )
+    mcfg = CaptionerConfig(
+        attention=True, embedding_size=8, hidden_size=8, projection_size=8, attention_size=8
+    )
+    train(
+        cfg,
+        mcfg,
+        EncoderConfig(name="scratch", image_size=32, grid_size=4, channels=16),
+        OptimConfig(warmup_steps=1),
+    )
+    return CaptionPredictor.from_checkpoint(folder)
+
+
+def tiny_sentiment_checkpoint(folder: Path) -> Path:
+    """The sentiment demo's own offline model, trained for 3 s on 400 generated sentences."""
+    from seqlab.tasks.sentiment import demo_model
+
+    return demo_model(folder, time_budget=3, n_train=400)
+
+
+def tiny_sentiment(folder: Path):
+    from seqlab.tasks.sentiment_predict import SentimentPredictor
+
+    return SentimentPredictor.from_checkpoint(tiny_sentiment_checkpoint(folder), "cpu")
+
+
+def tiny_translator(folder: Path):
+    """A GRU + attention translator (hidden 16) trained one epoch on 150 generated dates."""
+    from seqlab.data.synthetic_dates import make_date_pairs
+    from seqlab.models.seq2seq import Seq2SeqConfig
+    from seqlab.tasks.translate import TranslateTrainConfig, train
+    from seqlab.tasks.translator import Translator
+    from seqlab.training import OptimConfig
+
+    (folder / "dates.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in make_date_pairs(150)))
+    cfg = TranslateTrainConfig(
+        pairs=str(folder / "dates.tsv"),
+        dev_size=10,
+        out=str(folder),
+        epochs=1,
+        vocab_size=60,
+        tgt_vocab_size=16,
+        joint_vocab=False,
+        device="cpu",
+    )
+    train(cfg, Seq2SeqConfig(embedding_size=8, hidden_size=16), OptimConfig(schedule="none"))
+    return Translator.from_checkpoint(folder / "ckpt_best.pt", "cpu")
