@@ -40,6 +40,9 @@ def read_lines(path: str | Path, max_bytes: int = 1 << 30) -> list[str]:
         raise UserError(
             f"{p}, line {line}: not valid UTF-8 (byte {e.start}); re-save as UTF-8"
         ) from e
+    if "\x00" in text:  # UTF-16 without a BOM decodes as "valid" UTF-8 with a NUL every other byte
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UserError(f"{p}, line {line}: NUL bytes; is it UTF-16 or binary? Re-save as UTF-8")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it does not start a new one

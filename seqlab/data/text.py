@@ -33,6 +33,9 @@ def read_text(path: str | Path, max_bytes: int = 1 << 31) -> str:
         line = raw[: e.start].count(b"\n") + 1
         raise UserError(f"{p}:{line}: not valid UTF-8 (byte {e.start}); convert it to UTF-8") from e
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    if "\x00" in text:  # UTF-16 without a BOM decodes as "valid" UTF-8 with a NUL every other byte
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UserError(f"{p}:{line}: NUL bytes; is it UTF-16 or binary? Save it as UTF-8 text")
     if not text.strip():
         raise UserError(f"{p} is empty")
     return text
