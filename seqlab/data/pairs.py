@@ -36,9 +36,10 @@ def read_lines(path: str | Path, max_bytes: int = 1 << 30) -> list[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
+        start = e.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # offsets skip the BOM
+        line = data.count(b"\n", 0, start) + 1
         raise UserError(
-            f"{p}, line {line}: not valid UTF-8 (byte {e.start}); re-save as UTF-8"
+            f"{p}, line {line}: not valid UTF-8 (byte {start}); re-save as UTF-8"
         ) from e
     if "\x00" in text:  # UTF-16 without a BOM decodes as "valid" UTF-8 with a NUL every other byte
         line = text.count("\n", 0, text.index("\x00")) + 1
