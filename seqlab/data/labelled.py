@@ -158,6 +158,9 @@ def _read_jsonl(p: Path, text_column, label_column, skip_bad: bool) -> Labelled:
                 except json.JSONDecodeError as e:
                     rows.bad(n, f"not valid JSON ({e.msg})")
                     continue
+                except (ValueError, RecursionError) as e:  # a 5000-digit number, [[[[... nesting
+                    rows.bad(n, f"JSON the parser refuses ({type(e).__name__})")
+                    continue
                 if not isinstance(obj, dict):
                     rows.bad(n, "expected a JSON object")
                     continue
