@@ -52,6 +52,8 @@ class _Rows:
             return self.bad(line, "the text is not a string")
         if label is None or str(label).strip() == "":
             return self.bad(line, "the label is missing")
+        if isinstance(label, list | dict):  # JSONL: str([1, 2]) would become a class name
+            return self.bad(line, "the label is a list or an object, not one class")
         if not text.strip():
             return self.bad(line, "the text is empty")
         self.data.texts.append(text)
