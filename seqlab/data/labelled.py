@@ -98,6 +98,18 @@ def _open_text(p: Path):
         raise UserError(f"cannot read {p}: {e.strerror or e}") from e
 
 
+def _not_utf8(p: Path) -> UserError:
+    """The text reader's error offsets count from its buffer; find the file's own line and byte."""
+    raw = p.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        start = e.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)  # offsets skip the BOM
+        line = raw.count(b"\n", 0, start) + 1
+        return UserError(f"{p}, line {line}: not UTF-8 text (byte {start}); re-save it as UTF-8")
+    return UserError(f"{p} is not UTF-8 text")
+
+
 def _pick(header: list[str], wanted: str | None, guesses: tuple, what: str, p: Path) -> int:
     lower = [h.strip().lower() for h in header]
     if wanted is not None:
@@ -143,7 +155,7 @@ def _read_table(p: Path, text_column, label_column, skip_bad: bool) -> Labelled:
         except csv.Error as e:
             raise UserError(f"{p}, line {reader.line_num}: {e}") from e
         except UnicodeDecodeError as e:
-            raise UserError(f"{p} is not UTF-8 text ({e.reason} at byte {e.start})") from e
+            raise _not_utf8(p) from e
     return rows.data
 
 
@@ -173,7 +185,7 @@ def _read_jsonl(p: Path, text_column, label_column, skip_bad: bool) -> Labelled:
                     label_key = keys[_pick(keys, None, LABEL_COLUMNS, "label", p)]
                 rows.add(n, obj.get(text_key), obj.get(label_key))
         except UnicodeDecodeError as e:
-            raise UserError(f"{p} is not UTF-8 text ({e.reason} at byte {e.start})") from e
+            raise _not_utf8(p) from e
     return rows.data
 
 
