@@ -197,10 +197,11 @@ def _read_aclimdb(p: Path, skip_bad: bool) -> Labelled:
     rows = _Rows(p, skip_bad)
     for label, name in (("negative", "neg"), ("positive", "pos")):
         for f in sorted((p / name).glob("*.txt")):
+            rows.path = f  # name the review file in errors, not only the folder
             try:
                 text = f.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as e:
-                rows.bad(1, f"{f.name} cannot be read as UTF-8 ({e})")
+                rows.bad(1, f"cannot be read as UTF-8 ({e})")
                 continue
             rows.add(1, text.replace("<br />", " "), label)
     return rows.data
