@@ -118,7 +118,8 @@ def load_flickr8k(root: str | Path, split: str) -> CaptionSet:
     text_dir = root / "Flickr8k_text" if (root / "Flickr8k_text").is_dir() else root
     token_file = text_dir / "Flickr8k.token.txt"
     by_image: dict[str, list[str]] = {}
-    for n, line in enumerate(_read(token_file).splitlines(), 1):
+    # Split at newlines only: str.splitlines() also breaks at U+0085, U+2028, \x1c.. in a caption.
+    for n, line in enumerate(_read(token_file).split("\n"), 1):
         if not line.strip():
             continue
         key, sep, caption = line.partition("\t")
@@ -126,7 +127,7 @@ def load_flickr8k(root: str | Path, split: str) -> CaptionSet:
             raise UserError(f"{token_file}:{n}: expected '<image>.jpg#<k><TAB><caption>'")
         by_image.setdefault(key.rsplit("#", 1)[0], []).append(caption.strip())
     split_file = text_dir / FLICKR8K_SPLIT_FILES[split]
-    names = [ln.strip() for ln in _read(split_file).splitlines() if ln.strip()]
+    names = [ln.strip() for ln in _read(split_file).split("\n") if ln.strip()]
     images = _image_dir(root)
     pairs = [(images / n, by_image[n]) for n in names if n in by_image]
     return _assemble("flickr8k", split, pairs, len(names) - len(pairs), root)
