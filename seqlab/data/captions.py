@@ -138,8 +138,8 @@ def load_karpathy(json_path: str | Path, split: str) -> CaptionSet:
     json_path = Path(json_path)
     try:
         data = json.loads(_read(json_path))
-        entries = data["images"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        entries = list(data["images"])
+    except (ValueError, RecursionError, KeyError, TypeError) as e:  # ValueError: bad JSON
         raise UserError(
             f"{json_path} is not a Karpathy split file (want {{'images': [...]}})"
         ) from e
@@ -147,13 +147,23 @@ def load_karpathy(json_path: str | Path, split: str) -> CaptionSet:
     root, pairs, no_caps = json_path.parent, [], 0
     name = str(data.get("dataset", json_path.stem.removeprefix("dataset_")))
     base = None if name == "coco" else _image_dir(root)
-    for e in entries:
-        if e.get("split") not in wanted:
-            continue
-        caps = [s.get("raw") or " ".join(s["tokens"]) for s in e.get("sentences", [])]
-        path = (
-            root / e.get("filepath", "") / e["filename"] if base is None else base / e["filename"]
-        )
+    for i, e in enumerate(entries):
+        try:
+            if e.get("split") not in wanted:
+                continue
+            caps = [s.get("raw") or " ".join(s["tokens"]) for s in e.get("sentences", [])]
+            if not all(isinstance(c, str) for c in caps):
+                raise TypeError("a caption is not a string")
+            path = (
+                root / e.get("filepath", "") / e["filename"]
+                if base is None
+                else base / e["filename"]
+            )
+        except (AttributeError, KeyError, TypeError) as err:
+            raise UserError(
+                f"{json_path}: image entry {i} is malformed ({type(err).__name__}: {err}); "
+                "want 'filename', 'split' and 'sentences' with 'raw' or 'tokens'"
+            ) from err
         if caps:
             pairs.append((path, caps))
         else:
@@ -164,18 +174,23 @@ def load_karpathy(json_path: str | Path, split: str) -> CaptionSet:
 def load_coco(json_path: str | Path, images_dir: str | Path, split: str) -> CaptionSet:
     """A COCO captions file (``captions_train2017.json`` style) and its images folder."""
     json_path = Path(json_path)
+    by_image: dict[int, list[str]] = {}
     try:
         data = json.loads(_read(json_path))
         files = {im["id"]: im["file_name"] for im in data["images"]}
         anns = [(a["image_id"], a["caption"]) for a in data["annotations"]]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise UserError(f"{json_path} is not a COCO captions file (images/annotations)") from e
-    by_image: dict[int, list[str]] = {}
-    for image_id, caption in anns:
-        if image_id not in files:
-            raise UserError(f"{json_path}: a caption refers to image id {image_id}, not listed")
-        by_image.setdefault(image_id, []).append(caption.strip())
-    pairs = [(Path(images_dir) / files[i], by_image[i]) for i in sorted(files) if i in by_image]
+        for image_id, caption in anns:
+            if image_id not in files:
+                raise UserError(
+                    f"{json_path}: a caption refers to image id {image_id!r}, not listed"
+                )
+            by_image.setdefault(image_id, []).append(caption.strip())
+        pairs = [(Path(images_dir) / files[i], by_image[i]) for i in sorted(files) if i in by_image]
+    except (ValueError, RecursionError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(
+            f"{json_path} is not a COCO captions file (want 'images' with integer 'id' and "
+            f"string 'file_name', 'annotations' with 'image_id' and string 'caption'): {e!r}"
+        ) from e
     return _assemble("coco", split, pairs, len(files) - len(pairs), json_path.parent)
 
 
