@@ -10,6 +10,7 @@ large file streams through without filling memory.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -38,9 +39,12 @@ def read_vectors(path: str | Path, wanted: set[str], dim: int) -> dict[str, list
                         f"size is {dim}; pass --embedding-size {len(parts) - 1}"
                     )
                 try:
-                    found[parts[0]] = [float(v) for v in parts[1:]]
+                    vector = [float(v) for v in parts[1:]]
                 except ValueError as e:
                     raise UserError(f"{p}, line {n}: not a number ({e})") from e
+                if not all(math.isfinite(v) for v in vector):  # float() takes "nan" and "1e999"
+                    raise UserError(f"{p}, line {n}: NaN or infinite values; the file is damaged")
+                found[parts[0]] = vector
     except UnicodeDecodeError as e:
         raise UserError(f"{p} is not UTF-8 text; only the text format (.txt) is read") from e
     except OSError as e:
