@@ -21,8 +21,10 @@ from pathlib import Path
 import gradio as gr
 
 from seqlab.errors import UserError
+from seqlab.serving import add_server_args, launch
 from seqlab.tasks.caption_predict import CaptionPredictor, scene_examples, scenes_demo_predictor
 
+MAX_BEAM = 8  # beam size and n-best; checked in caption() since preprocess=False skips the sliders
 CSS = """
 .cap-hero {font-size: 1.6rem; font-weight: 650; line-height: 1.35; padding: 14px 18px;
            border-radius: 12px; background: var(--block-background-fill);
@@ -60,13 +62,27 @@ def _empty(message: str) -> tuple:
     return _hero(message, warn=True), [], []
 
 
+def _search_sizes(beam, n_best) -> tuple[int, int]:
+    """(beam, n_best) as whole numbers in 1..MAX_BEAM, n_best at most beam; else a UserError."""
+    try:
+        beam, n_best = int(beam), int(n_best)
+    except (TypeError, ValueError):
+        raise UserError(f"beam size and n-best must be whole numbers, not {beam!r}") from None
+    if not (1 <= beam <= MAX_BEAM and 1 <= n_best <= MAX_BEAM):
+        raise UserError(f"beam size and n-best must be between 1 and {MAX_BEAM}")
+    return beam, min(n_best, beam)
+
+
 def make_caption_fn(predictor: CaptionPredictor):
     def caption(image, beam: float = 3, n_best: float = 3) -> tuple:
         """Caption one image: (headline HTML, n-best rows, per-word attention overlays)."""
         image = as_source(image)
         if image is None:
             return _empty("Add a picture first: upload, webcam, paste, or click an example.")
-        beam, n_best = int(beam), int(min(n_best, beam))
+        try:
+            beam, n_best = _search_sizes(beam, n_best)
+        except UserError as e:
+            return _empty(f"Cannot caption with these settings: {e}.")
         try:
             view = predictor.view(image)
             caps = predictor.caption(view, beam_size=beam, n_best=n_best)
@@ -157,8 +173,10 @@ def build_demo(
                         )
                         go_sketch = gr.Button("Caption the sketch", variant="primary")
                 with gr.Row():
-                    beam = gr.Slider(1, 8, value=3, step=1, label="Beam size (1 = greedy)")
-                    n_best = gr.Slider(1, 8, value=3, step=1, label="Captions to show (n-best)")
+                    beam = gr.Slider(1, MAX_BEAM, value=3, step=1, label="Beam size (1 = greedy)")
+                    n_best = gr.Slider(
+                        1, MAX_BEAM, value=3, step=1, label="Captions to show (n-best)"
+                    )
             with gr.Column(scale=6):
                 hero = gr.HTML(_hero("Your caption will appear here."))
                 attention = gr.Gallery(
@@ -247,8 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         default="data/cache/caption-demo",
         help="where the offline scenes model is trained and kept",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: local)")
-    parser.add_argument("--port", type=int, default=7860)
+    add_server_args(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -256,9 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as e:
         raise SystemExit(f"caption_demo: error: {e}") from None
     demo = build_demo(predictor, examples, notice)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
+    launch(
+        demo,
+        args.host,
+        args.port,
         css=CSS,
         theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="amber"),
     )

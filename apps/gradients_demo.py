@@ -22,9 +22,12 @@ from seqlab.gradients import (
     measure_temporal,
     temporal_title,
 )
+from seqlab.serving import add_server_args, launch
 from seqlab.tasks.grads import TASKS, GradTrainConfig, compare
 from seqlab.tasks.grads_files import accuracy_table
 from seqlab.training import read_metrics
+
+MAX_FORGET_BIASES = 5  # one LSTM curve each: more is unreadable, and each costs a measurement
 
 INTRO = """# seqlab gradient lab
 A loss on the **last** step of a length-T sequence sends a gradient back to every hidden state
@@ -46,6 +49,9 @@ def temporal_view(
     """Measure and plot ||dL/dh_t||; returns (figure, markdown summary)."""
     if not cells:
         raise gr.Error("Pick at least one cell.")
+    forget_bias = str(forget_bias or "")
+    if len(forget_bias) > 20 * MAX_FORGET_BIASES or forget_bias.count(",") >= MAX_FORGET_BIASES:
+        raise gr.Error(f"Give at most {MAX_FORGET_BIASES} forget-gate biases, e.g. 0,1,3.")
     try:
         cfg = TemporalConfig(
             cells=",".join(cells),
@@ -195,10 +201,9 @@ def build_demo() -> gr.Blocks:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: local)")
-    parser.add_argument("--port", type=int, default=7860)
+    add_server_args(parser)
     args = parser.parse_args(argv)
-    build_demo().queue().launch(server_name=args.host, server_port=args.port)
+    launch(build_demo(), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ from pathlib import Path
 import gradio as gr
 
 from seqlab.errors import UserError
+from seqlab.serving import add_server_args, launch
 
-MAX_CHARS = 20_000
+MAX_CHARS = 20_000  # longer text is cut, with a note: the model reads at most max_length tokens
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "sentiment_demo"
 EXAMPLES = [
     ["not good at all"],
@@ -102,8 +103,7 @@ def load_predictor(checkpoint: str | None, train_seconds: float, cache: Path):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="checkpoint file or run directory")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: local)")
-    parser.add_argument("--port", type=int, default=7860)
+    add_server_args(parser)
     parser.add_argument(
         "--train-seconds",
         type=float,
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         predictor, about = load_predictor(args.checkpoint, args.train_seconds, args.cache_dir)
     except UserError as e:
         parser.exit(1, f"sentiment_demo: error: {e}\n")
-    build_demo(predictor, about).launch(server_name=args.host, server_port=args.port)
+    launch(build_demo(predictor, about), args.host, args.port)
 
 
 if __name__ == "__main__":

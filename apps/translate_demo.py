@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from seqlab.errors import UserError
+from seqlab.serving import add_server_args, launch
 
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "translate_demo"
 DATE_EXAMPLES = [
@@ -157,8 +158,7 @@ def _progress_bar(minutes: float):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="checkpoint file or run directory")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: local)")
-    parser.add_argument("--port", type=int, default=7860)
+    add_server_args(parser)
     parser.add_argument(
         "--train-minutes",
         type=float,
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         tr, about, examples = load_translator(args.checkpoint, args.train_minutes, args.cache_dir)
     except UserError as e:
         parser.exit(1, f"translate_demo: error: {e}\n")
-    build_demo(tr, about, examples).launch(server_name=args.host, server_port=args.port)
+    launch(build_demo(tr, about, examples), args.host, args.port)
 
 
 if __name__ == "__main__":

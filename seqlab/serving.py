@@ -1,0 +1,43 @@
+"""How the Gradio demos in apps/ listen: the bind address, the upload limit and the queue.
+
+Every app's main() calls ``add_server_args(parser)`` and ``launch(demo, args.host, args.port)``,
+and the tests launch demos the same way, so what is tested is what runs:
+
+    demo = build_demo(...)
+    launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+
+Text and parameter limits belong to each app (they depend on its model); see the MAX_* constants
+in apps/*.py and seqlab.tasks.translator.MAX_SOURCE_CHARS.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HOST = "127.0.0.1"  # local only; --host 0.0.0.0 listens on every interface, on purpose only
+PORT = 7860
+# Per uploaded file. Gradio refuses a larger upload before any handler runs: the browser shows an
+# error, an API client gets HTTP 413 "File size exceeded maximum allowed size of N bytes.".
+# 20 MB holds a phone photo (the captioner) and a long run's metrics.jsonl (the gradient lab).
+MAX_UPLOAD_MB = 20
+# One request at a time per event: the models run on the CPU, where one request already uses the
+# cores, and pyplot and the global torch RNG are not safe to share between threads. The others wait
+# in the queue (their place is shown); past MAX_QUEUE waiting, new ones get "Queue is full".
+CONCURRENCY = 1
+MAX_QUEUE = 64
+
+
+def add_server_args(parser: argparse.ArgumentParser) -> None:
+    """--host and --port, with the local-only default."""
+    parser.add_argument(
+        "--host", default=HOST, help=f"address to bind ({HOST}: this machine only; 0.0.0.0: all)"
+    )
+    parser.add_argument("--port", type=int, default=PORT)
+
+
+def launch(demo, host: str = HOST, port: int | None = PORT, **kwargs):
+    """Queue and launch a gr.Blocks with the limits above; ``kwargs`` go to ``demo.launch``."""
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=MAX_QUEUE)
+    return demo.launch(
+        server_name=host, server_port=port, max_file_size=MAX_UPLOAD_MB * 1024 * 1024, **kwargs
+    )
