@@ -343,3 +343,24 @@ register(
         license="research use (Flickr terms of use); cite Hodosh, Young and Hockenmaier 2013",
     )
 )
+
+# COCO 2017 captions (Lin et al. 2014; Chen et al. 2015): the official annotations archive (241 MB;
+# captions, instances and keypoints). Its md5 as published in the R torchvision package's COCO
+# datasets, PaddleDetection's COCO reader test and MLCommons' COCO scripts. The images are separate
+# downloads (train2017.zip 18 GB, val2017.zip 0.8 GB): see data/README.md.
+register(
+    Dataset(
+        "coco-captions",
+        "COCO 2017 caption annotations (118k train / 5k val images, about 5 captions each); "
+        "unpacks to annotations/captions_{train,val}2017.json (images not included)",
+        (
+            Remote(
+                "http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
+                "annotations_trainval2017.zip",
+                md5="f4bbac642086de4f52a3fdda2de5fa2c",
+                extract=True,
+            ),
+        ),
+        license="annotations CC BY 4.0 (COCO Consortium); images under the Flickr terms of use",
+    )
+)
