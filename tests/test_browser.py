@@ -1,0 +1,263 @@
+"""Every app in a real browser: headless Chromium (Debian's package) driven by playwright opens
+each demo, uses it as a person would (uploads an image, clicks an example, types, moves a slider,
+presses the buttons), checks what the page then shows, and saves a screenshot of each state.
+
+    uv run pytest tests/test_browser.py -s                           # prints the screenshot folder
+    SEQLAB_SCREENSHOTS=shots uv run pytest tests/test_browser.py -s  # keeps them in shots/
+
+Each demo runs in-process on a free 127.0.0.1 port with a tiny model (tests/app_fixtures.py),
+launched like its main() does. Skipped when no chromium binary is installed (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from app_fixtures import free_port, tiny_captioner, tiny_sentiment, tiny_translator
+from PIL import Image
+
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip("no chromium binary (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 20_000  # a model call on a busy 2-core machine; expect() returns as soon as it holds
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = os.environ.get("SEQLAB_SCREENSHOTS")
+    folder = Path(folder) if folder else tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nbrowser screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    expect.set_options(timeout=WAIT_MS)
+    yield page
+    context.close()
+
+
+@contextlib.contextmanager
+def served(demo, **launch_kwargs):
+    """The demo's URL while it runs on a free local port, launched like the apps' main()."""
+    from seqlab.serving import launch
+
+    port = free_port()
+    launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True, **launch_kwargs)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def idle(page) -> None:
+    """Wait until no event is running: no progress bar, no pending output."""
+    expect(page.locator(".progress-bar, .pending")).to_have_count(0)
+
+
+def snap(page, shots: Path, name: str) -> None:
+    """Once the page is idle, screenshot it whole, and check it shows no Python traceback."""
+    idle(page)
+    page.screenshot(path=shots / f"{name}.png", full_page=True, animations="disabled")
+    text = page.locator("body").inner_text()
+    assert "Traceback" not in text and 'File "' not in text, name
+
+
+def slider(page, label: str, value: int) -> None:
+    """Type a value in a slider's number box, as a person would, and leave the box."""
+    box = page.get_by_label(f"number input for {label}")
+    box.fill(str(value))
+    box.press("Tab")
+    expect(page.get_by_label(f"range slider for {label}")).to_have_value(str(value))
+
+
+def block(page, label: str):
+    """The component block whose label starts with ``label``."""
+    return page.locator(".block").filter(has=page.get_by_text(label)).last
+
+
+def test_caption_app(page, shots, tmp_path):
+    from apps import caption_demo as app
+    from seqlab.tasks.caption_predict import scene_examples
+
+    predictor = tiny_captioner(tmp_path / "model")
+    examples = scene_examples(tmp_path / "examples", n=2)
+    Image.new("RGB", (96, 64), (250, 240, 230)).save(tmp_path / "photo.png")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "fake.png").write_text("this is text, not a PNG")
+    demo = app.build_demo(predictor, examples, notice="a tiny test model")
+    theme = app.gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
+    with served(demo, css=app.CSS, theme=theme) as url:
+        page.goto(url)
+        hero = page.locator(".cap-hero")
+        expect(hero).to_have_text("Your caption will appear here.")
+        snap(page, shots, "caption-1-start")
+
+        upload = page.locator("input[type=file]").first
+        upload.set_input_files(tmp_path / "photo.png")  # uploading captions it, no button needed
+        expect(hero.locator(".score")).to_contain_text("beam 3 · score")
+        expect(hero).not_to_have_class(re.compile("warn"))
+        rows = page.get_by_role("grid").get_by_role("row")
+        expect(rows).to_have_count(4)  # the header and 3 n-best captions
+        expect(page.get_by_role("button", name=re.compile(r"^Thumbnail 1 of \d+"))).to_be_visible()
+        snap(page, shots, "caption-2-uploaded")
+
+        slider(page, "Beam size (1 = greedy)", 1)
+        page.get_by_role("button", name="Caption", exact=True).click()
+        expect(hero.locator(".score")).to_contain_text("greedy · score")
+        expect(rows).to_have_count(2)
+        snap(page, shots, "caption-3-greedy")
+
+        upload.set_input_files(tmp_path / "notes.txt")  # refused by the page itself
+        expect(page.get_by_text("Invalid file type: notes.txt")).to_be_visible()
+        upload.set_input_files(tmp_path / "fake.png")  # an image's name: the app reads it
+        expect(hero).to_contain_text("Cannot caption this file")
+        expect(hero).to_contain_text("not an image")
+        expect(hero).to_have_class(re.compile("warn"))
+        snap(page, shots, "caption-4-bad-files")
+
+        block(page, "Generated scenes").get_by_role("button").first.click()
+        # an example runs caption(image) alone: the default beam 3, whatever the slider says
+        expect(hero.locator(".score")).to_contain_text("beam 3 · score")
+        expect(hero).not_to_have_class(re.compile("warn"))
+        snap(page, shots, "caption-5-example")
+
+
+def test_sentiment_app(page, shots, tmp_path):
+    from apps import sentiment_demo as app
+
+    predictor = tiny_sentiment(tmp_path)
+    with served(app.build_demo(predictor, "a tiny test model")) as url:
+        page.goto(url)
+        text, button = page.get_by_label("Text"), page.get_by_role("button", name="Classify")
+        label, spans = block(page, "Label and probabilities"), block(page, "Which tokens pushed")
+        text.fill("slow start but a wonderful ending")
+        button.click()
+        expect(page.get_by_text(re.compile(r"^Prediction: "))).to_be_visible()
+        for name in predictor.labels:  # the label, and every class with its probability
+            expect(label.get_by_text(name).first).to_be_visible()
+        expect(label.get_by_text(re.compile(r"^\d+(\.\d+)?%$")).first).to_be_visible()
+        expect(spans).to_contain_text("wonderful")
+        snap(page, shots, "sentiment-1-typed")
+
+        page.get_by_label("occlusion").check()
+        page.get_by_role("button", name="not good at all").click()  # an example fills the box
+        expect(text).to_have_value("not good at all")
+        button.click()
+        expect(spans).to_contain_text("not")
+        expect(spans).not_to_contain_text("wonderful")
+        snap(page, shots, "sentiment-2-example-occlusion")
+
+        text.fill("   ")
+        button.click()
+        expect(page.get_by_text("Type a sentence (or pick an example)")).to_be_visible()
+        snap(page, shots, "sentiment-3-empty")
+
+
+def test_translate_app(page, shots, tmp_path):
+    from apps import translate_demo as app
+
+    translator = tiny_translator(tmp_path)
+    with served(app.build_demo(translator, "a tiny test model", app.DATE_EXAMPLES)) as url:
+        page.goto(url)
+        text, button = (
+            page.get_by_label("Source text"),
+            page.get_by_role("button", name="Translate"),
+        )
+        status = page.get_by_text(re.compile(r"^Decoded with|^Type a sentence|^Cannot translate"))
+        page.get_by_role("button", name="March 5, 1999").click()
+        expect(text).to_have_value("March 5, 1999")
+        slider(page, "Beam size (1: greedy)", 3)
+        slider(page, "n-best list size", 2)
+        button.click()
+        expect(status).to_contain_text("beam search (beam 3)")
+        expect(page.get_by_label("Translation", exact=True)).not_to_have_value("")
+        expect(page.get_by_role("grid").get_by_role("row")).to_have_count(3)  # header + 2
+        expect(block(page, "Attention (rows").locator("img")).to_be_visible()  # the heatmap
+        snap(page, shots, "translate-1-example-beam3")
+
+        text.fill("the 1st of may 1990")
+        slider(page, "Beam size (1: greedy)", 1)
+        button.click()
+        expect(status).to_contain_text("greedy search")
+        snap(page, shots, "translate-2-typed-greedy")
+
+        text.fill("")
+        button.click()
+        expect(status).to_contain_text("Type a sentence")
+        text.fill("may " * 400)
+        button.click()
+        expect(status).to_contain_text("Cannot translate")
+        snap(page, shots, "translate-3-too-long")
+
+
+def test_gradients_app(page, shots, tmp_path):
+    from apps import gradients_demo as app
+
+    good, bad = tmp_path / "metrics.jsonl", tmp_path / "notes.jsonl"
+    records = ({"step": s, "loss": 1.0, "grad_norm": s % 7 + 0.5} for s in range(1, 40))
+    good.write_text("".join(json.dumps(r) + "\n" for r in records))
+    bad.write_text('{"step": 1, "loss": 2.0}\n')
+    with served(app.build_demo()) as url:
+        page.goto(url)  # the page measures the default cells on load
+        plot = block(page, "gradient norm against distance").locator("img")
+        table = page.get_by_role("table")
+        expect(plot).to_be_visible()
+        for cell in ("rnn", "lstm (b_f=0)", "lstm (b_f=3)", "gru"):
+            expect(table.get_by_role("cell", name=cell, exact=True)).to_be_visible()
+        snap(page, shots, "gradients-1-default")
+
+        before, norms = plot.get_attribute("src"), table.get_by_role("cell").all_inner_texts()
+        slider(page, "sequence length T", 20)
+        page.get_by_role("button", name="Measure").click()
+        expect(table.get_by_role("cell")).not_to_have_text(norms)  # new norms, and a new plot
+        idle(page)
+        assert plot.get_attribute("src") != before
+        snap(page, shots, "gradients-2-T20")
+
+        page.get_by_label("LSTM forget-gate bias").fill("one")
+        page.get_by_role("button", name="Measure").click()
+        expect(page.get_by_text(re.compile("forget_bias|float"))).to_be_visible()
+        snap(page, shots, "gradients-3-bad-bias")
+
+        page.get_by_role("tab", name="Any run").click()
+        upload = page.locator("input[type=file]").last
+        upload.set_input_files(good)
+        page.get_by_role("button", name="Plot").click()
+        expect(block(page, "gradient norm per step").locator("img")).to_be_visible()
+        snap(page, shots, "gradients-4-run")
+        page.get_by_role("button", name="Clear").click()
+        upload.set_input_files(bad)
+        page.get_by_role("button", name="Plot").click()
+        expect(page.get_by_text("no records with a grad_norm")).to_be_visible()
+        snap(page, shots, "gradients-5-not-metrics")
