@@ -112,16 +112,16 @@ def _not_utf8(p: Path) -> UserError:
 
 def _pick(header: list[str], wanted: str | None, guesses: tuple, what: str, p: Path) -> int:
     lower = [h.strip().lower() for h in header]
+    shown = ", ".join(h if h.isprintable() else repr(h) for h in header)  # keep it one line
     if wanted is not None:
         if wanted.lower() not in lower:
-            raise UserError(f"{p}: no column {wanted!r} (columns: {', '.join(header)})")
+            raise UserError(f"{p}: no column {wanted!r} (columns: {shown})")
         return lower.index(wanted.lower())
     for g in guesses:
         if g in lower:
             return lower.index(g)
     raise UserError(
-        f"{p}: cannot tell which column holds the {what} (columns: "
-        f"{', '.join(header)}); pass --{what}-column"
+        f"{p}: cannot tell which column holds the {what} (columns: {shown}); pass --{what}-column"
     )
 
 
