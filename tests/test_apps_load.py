@@ -42,6 +42,13 @@ def _fire(client, calls: list[tuple[tuple, str]]) -> list:
     return out
 
 
+def _raw_call(client, api: str, data: list) -> str:
+    """POST a request as any HTTP client could, and the event stream it answers with."""
+    base = client.src.rstrip("/")
+    event = httpx.post(f"{base}/gradio_api/call/{api}", json={"data": data}).json()["event_id"]
+    return httpx.get(f"{base}/gradio_api/call/{api}/{event}", timeout=60).text
+
+
 def _big_file(path, megabytes: int):
     path.write_bytes(b"\0" * (megabytes * 1024 * 1024 + 1))
     return path
@@ -150,6 +157,10 @@ def test_caption_under_load(tmp_path):
     calls = [((handle_file(str(p)) if p else None, b, n), "/caption") for p, b, n in good + bad]
     with _served(build_demo(predictor)) as client:
         answers = _fire(client, calls)
+        # preprocess=False, yet gradio still refuses a path on the server that was not uploaded
+        # (gradio_client would upload a local path itself, so this request is sent raw)
+        secret = {"path": str(images[1]), "meta": {"_type": "gradio.FileData"}}
+        assert "event: error" in _raw_call(client, "caption", [secret, 3, 2])
     for (hero, table, gallery), caps, (_, _, n) in zip(answers[:12], expected, good, strict=True):
         assert "warn" not in hero and html.escape(caps[0].text or "(no words)") in hero
         assert [row[1] for row in table["data"]] == [c.text or "(empty)" for c in caps]

@@ -1,0 +1,154 @@
+"""Latency of the Gradio apps under concurrent requests: p50/p95/max seconds and requests/s.
+
+    uv run python bench/app_latency.py                                 # all four, demo models
+    uv run python bench/app_latency.py --app sentiment --requests 64 --concurrency 16
+    uv run python bench/app_latency.py --app translate --checkpoint runs/de-en
+
+Each app is launched in-process exactly as its main() launches it (seqlab.serving: the queue runs
+one request at a time per event, the rest wait), with --checkpoint or, without it, the app's own
+offline demo model (trained and cached on first use, as the app does: minutes, once). Then
+--requests requests go through gradio_client from --concurrency threads at once, cycling through
+the app's examples with the page's default settings. A latency counts from submission to answer,
+so it includes the wait in the queue: at concurrency C, expect about C times one request's time.
+One warm-up request is not counted. The client threads share the process with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+APPS = ("caption", "sentiment", "translate", "gradients")
+
+
+def sentiment_app(checkpoint: str | None):
+    from apps.sentiment_demo import CACHE, EXAMPLES, build_demo, load_predictor
+
+    predictor, about = load_predictor(checkpoint, 120.0, CACHE)
+    requests = [(row[0], "integrated gradients") for row in EXAMPLES]  # the page's default
+    return build_demo(predictor, about), "/classify", requests
+
+
+def translate_app(checkpoint: str | None):
+    from apps.translate_demo import CACHE, build_demo, load_translator
+
+    translator, about, examples = load_translator(checkpoint, 2.0, CACHE)
+    requests = [(row[0], 5, 0.6, 3) for row in examples]  # the page's default beam and n-best
+    return build_demo(translator, about, examples), "/translate", requests
+
+
+def caption_app(checkpoint: str | None):
+    from gradio_client import handle_file
+
+    from apps.caption_demo import build_demo, load_predictor
+    from seqlab.tasks.caption_predict import scene_examples
+
+    predictor, examples, notice = load_predictor(checkpoint, "data/cache/caption-demo")
+    images = examples or scene_examples(tempfile.mkdtemp(prefix="app_latency_"), n=8)
+    requests = [(handle_file(path), 3, 3) for path in images]
+    return build_demo(predictor, examples, notice), "/caption", requests
+
+
+def gradients_app(checkpoint: str | None):
+    from apps.gradients_demo import build_demo
+
+    if checkpoint:
+        raise SystemExit("app_latency: error: the gradient lab takes no --checkpoint")
+    defaults = (["rnn", "lstm", "gru"], 100, 0.9, "default", "0,1,3", 64, 3)  # the page's own
+    return build_demo(), "/temporal", [defaults]
+
+
+BUILDERS = {
+    "caption": caption_app,
+    "sentiment": sentiment_app,
+    "translate": translate_app,
+    "gradients": gradients_app,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fire(client, api: str, requests: list[tuple], n: int, concurrency: int) -> dict:
+    """Send n requests (cycling through ``requests``) from ``concurrency`` threads; timings."""
+
+    def one(k: int) -> tuple[float, bool]:
+        start = time.perf_counter()
+        try:
+            client.predict(*requests[k % len(requests)], api_name=api)
+            ok = True
+        except Exception:  # noqa: BLE001 - counted and reported, the bench goes on
+            ok = False
+        return time.perf_counter() - start, ok
+
+    client.predict(*requests[0], api_name=api)  # warm-up, not counted
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, range(n)))
+    wall = time.perf_counter() - start
+    latency = np.array([t for t, _ in results])
+    return {
+        "p50": float(np.percentile(latency, 50)),
+        "p95": float(np.percentile(latency, 95)),
+        "max": float(latency.max()),
+        "rps": n / wall,
+        "errors": sum(not ok for _, ok in results),
+    }
+
+
+def bench_app(name: str, checkpoint: str | None, n: int, concurrency: int) -> dict:
+    from gradio_client import Client
+
+    from seqlab import serving
+
+    demo, api, requests = BUILDERS[name](checkpoint)
+    serving.launch(demo, "127.0.0.1", _free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        return fire(Client(demo.local_url, verbose=False), api, requests, n, concurrency)
+    finally:
+        demo.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", choices=[*APPS, "all"], default="all")
+    parser.add_argument("--checkpoint", help="the app's model (one app only); default: its demo")
+    parser.add_argument("--requests", type=int, default=64, help="requests per app")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    args = parser.parse_args(argv)
+    if args.checkpoint and args.app == "all":
+        parser.error("--checkpoint needs one --app")
+    if args.requests < 1 or args.concurrency < 1:
+        parser.error("--requests and --concurrency must be >= 1")
+    import torch
+
+    from seqlab import serving
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(
+        f"{args.requests} requests per app, {args.concurrency} at once; server: "
+        f"{serving.CONCURRENCY} at a time per event, queue of {serving.MAX_QUEUE}; "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    print(f"{'app':<10} {'p50 s':>8} {'p95 s':>8} {'max s':>8} {'req/s':>8} {'errors':>7}")
+    for name in APPS if args.app == "all" else [args.app]:
+        r = bench_app(name, args.checkpoint, args.requests, args.concurrency)
+        print(
+            f"{name:<10} {r['p50']:>8.3f} {r['p95']:>8.3f} {r['max']:>8.3f} "
+            f"{r['rps']:>8.2f} {r['errors']:>7}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
