@@ -226,6 +226,21 @@ def test_sst2_labels_in_range_or_named_line(tmp_path_factory, labels):
     assert got.labels == [["negative", "positive"][int(lb)] for lb in labels]
 
 
+@FAST
+@given(header=st.lists(text(max_size=8), min_size=1, max_size=3), jsonl=st.booleans())
+def test_any_column_names_give_a_one_line_error(tmp_path_factory, header, jsonl):
+    if jsonl:
+        body = json.dumps(dict.fromkeys(header, "x")) + "\n"
+    else:
+        buf = io.StringIO(newline="")
+        csv.writer(buf, quoting=csv.QUOTE_ALL).writerows([header, ["x"] * len(header)])
+        body = buf.getvalue()
+    path = write(tmp_path_factory.mktemp("l"), "data.jsonl" if jsonl else "data.csv", body)
+    got, msg = call(load_labelled, path)
+    if got is None:
+        names(msg, path)
+
+
 # A JSONL line: (what to write, whether it is a good row, its text, its label).
 GOOD_LABEL = st.one_of(field(), st.integers(-5, 5))
 JSONL_LINE = st.one_of(
@@ -620,9 +635,12 @@ def test_coco_captions_fetch_then_load(tmp_path, local_entry, capsys):
     remote = F.REGISTRY["coco-captions"].files[0]
     assert remote.url == "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
     assert remote.md5 == "f4bbac642086de4f52a3fdda2de5fa2c" and remote.extract
-    doc = {
-        "images": [{"id": 139, "file_name": "000000000139.jpg"}],
-        "annotations": [{"id": 1, "image_id": 139, "caption": "A room with a TV. "}],
+    image = {"license": 2, "file_name": "000000000139.jpg", "height": 426, "width": 640, "id": 139}
+    doc = {  # the fields of the real captions_*2017.json
+        "info": {"year": 2017, "version": "1.0"},
+        "licenses": [{"id": 2, "name": "Attribution-NonCommercial License"}],
+        "images": [image],
+        "annotations": [{"image_id": 139, "id": 1, "caption": "A room with a TV.\n"}],
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:  # the layout of annotations_trainval2017.zip
