@@ -10,6 +10,7 @@ checkpoints. gloo on CPU, nccl on GPU. Without torchrun, everything here is a no
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import torch.distributed as dist
 from torch import nn
 
 from seqlab.errors import UserError
+from seqlab.rnn import RNNBase
 from seqlab.training import resolve_device
 
 
@@ -91,6 +93,52 @@ def shard_batch(x: torch.Tensor, info: DistInfo, dim: int) -> torch.Tensor:
         return x
     n = x.size(dim) // info.world_size
     return x.narrow(dim, info.rank * n, n)
+
+
+def training_module(
+    model: nn.Module, info: DistInfo, device: torch.device, compile: bool = False
+) -> nn.Module:
+    """The module a training step calls: DDP-wrapped when distributed, torch.compile'd when asked
+    (a scratch-backend RNN compiles its step function instead; the loop over time stays Python).
+    ``model`` itself stays unwrapped and uncompiled: it is what gets evaluated and saved."""
+    fwd = wrap(model, info, device)
+    if not compile:
+        return fwd
+    scratch = [m for m in model.modules() if isinstance(m, RNNBase) and m.backend == "scratch"]
+    for rnn in scratch:
+        rnn.compile_step()
+    return fwd if scratch else torch.compile(fwd)
+
+
+def shard_indices(idx: list[int], info: DistInfo) -> tuple[list[int], int]:
+    """This process's block of a global batch of example indices, and how many of them count.
+
+    Blocks are ceil(N / world) long, so the last may be short. A process left with nothing takes
+    the batch's first example with count 0: it must still run forward and backward, since DDP
+    all-reduces the gradients of every step, but its loss is weighted 0 (see ``share``).
+    """
+    if not info.enabled:
+        return idx, len(idx)
+    n = math.ceil(len(idx) / info.world_size)
+    block = idx[info.rank * n : (info.rank + 1) * n]
+    return (block, len(block)) if block else (idx[:1], 0)
+
+
+def share(local: float, total: float, info: DistInfo) -> float:
+    """The factor that turns a mean over this process's ``local`` items (examples or tokens) into
+    its part of the mean over the global batch's ``total``: DDP averages the gradients over the
+    processes, so sum_r mean_r * local_r * world / total / world = the global mean. 1 alone."""
+    return local * info.world_size / total if info.enabled else 1.0
+
+
+def from_main(value, info: DistInfo):
+    """Rank 0's ``value`` (any picklable object) in every process; the others wait for it. All
+    processes then agree on validation results, early stopping and time budgets."""
+    if not info.enabled:
+        return value
+    box = [value if info.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def cleanup(info: DistInfo) -> None:

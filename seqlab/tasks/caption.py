@@ -3,6 +3,7 @@ it with BLEU-1..4 (nltk's corpus BLEU over all references, as Xu et al. 2015 rep
 
     seqlab caption train --dataset flickr8k --root DIR --attention --out runs/cap
     seqlab caption evaluate --checkpoint runs/cap --root DIR --split test --beam 3
+    torchrun --nproc_per_node 2 -m seqlab.cli caption train ...   # DDP, see seqlab.distributed
 
 A frozen pretrained encoder runs once per image (features cached by seqlab.data.features), so a
 training step is decoder-only; a scratch or fine-tuned encoder trains end to end on the images.
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqlab import distributed
 from seqlab.checkpoint import save_checkpoint, write_json
 from seqlab.config import check
 from seqlab.data.captions import (
@@ -45,10 +47,12 @@ from seqlab.training import (
     MetricsLog,
     NonFiniteGuard,
     OptimConfig,
+    autocast,
     clip_and_step,
+    make_grad_scaler,
     make_optimizer,
     progress,
-    resolve_device,
+    resolve_precision,
     seed_everything,
 )
 
@@ -97,6 +101,14 @@ class CaptionTrainConfig:
     )
     seed: int = field(default=1234, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "fp32, bf16, fp16 (GPU) or auto (bf16 on AMX CPUs and bf16 GPUs)",
+            "choices": ["fp32", "bf16", "fp16", "auto"],
+        },
+    )
+    compile: bool = field(default=False, metadata={"help": "torch.compile the decoder to train"})
 
     def __post_init__(self):
         check(self.dataset in DATASETS, f"--dataset must be one of {', '.join(DATASETS)}")
@@ -177,16 +189,25 @@ def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) ->
     return batches
 
 
-def caption_loss(model: Captioner, feats: torch.Tensor, tokens: torch.Tensor, alpha_c: float):
-    """Cross-entropy of the next words (teacher forcing) + the doubly stochastic penalty."""
+def caption_loss(
+    model: Captioner,
+    feats: torch.Tensor,
+    tokens: torch.Tensor,
+    alpha_c: float,
+    shares: tuple[float, float] = (1.0, 1.0),
+):
+    """Cross-entropy of the next words (teacher forcing) + the doubly stochastic penalty.
+
+    ``shares`` weight the token-mean cross-entropy and the image-mean penalty by this process's
+    part of the global batch (seqlab.distributed.share); 1 in a single process."""
     logits, alphas = model(feats, tokens[:, :-1])  # (B, T, V), (B, T, S) or None
     targets = tokens[:, 1:]  # (B, T)
-    ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
+    ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD) * shares[0]
     if alphas is None or alpha_c == 0:
         return ce, ce
     mask = (targets != PAD).unsqueeze(2).float()  # (B, T, 1)
     # Xu et al. eq. 14: every grid cell should get about one unit of attention over the caption
-    penalty = ((1.0 - (alphas * mask).sum(1)) ** 2).mean()
+    penalty = ((1.0 - (alphas * mask).sum(1)) ** 2).mean() * shares[1]
     return ce + alpha_c * penalty, ce
 
 
@@ -264,7 +285,9 @@ def train(
     """Train a captioner; writes config.json, metrics.jsonl, ckpt_last.pt and ckpt_best.pt
     (best greedy validation BLEU-4). Returns a summary."""
     t0 = time.perf_counter()
-    out, device = Path(cfg.out), resolve_device(cfg.device)
+    out = Path(cfg.out)
+    info, device = distributed.setup(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -280,23 +303,29 @@ def train(
     pairs = [
         (i, encode_caption(vocab, c, cfg.max_len)) for i, cs in enumerate(train_caps) for c in cs
     ]
+    fwd = distributed.training_module(model, info, device, cfg.compile)  # `model` is saved
+    if ecfg.trainable:  # the encoder trains too: DDP averages its gradients as well
+        train_src.encoder = distributed.wrap(encoder, info, device)
     params = list(model.parameters()) + [p for p in encoder.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, ocfg)
+    scaler = make_grad_scaler(precision, device)
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     budget_s = cfg.time_budget_min * 60
-    write_json(
-        out / "config.json",
-        {
-            "train": dataclasses.asdict(cfg),
-            "optim": dataclasses.asdict(ocfg),
-            "model": dataclasses.asdict(mcfg),
-            "encoder": dataclasses.asdict(ecfg),
-        },
-    )
-    metrics, guard = MetricsLog(out / "metrics.jsonl"), NonFiniteGuard(ocfg.max_bad_steps)
+    metrics, guard = None, NonFiniteGuard(ocfg.max_bad_steps)
+    if info.is_main:  # rank 0 alone writes config, metrics and checkpoints
+        write_json(
+            out / "config.json",
+            {
+                "train": dataclasses.asdict(cfg),
+                "optim": dataclasses.asdict(ocfg),
+                "model": dataclasses.asdict(mcfg),
+                "encoder": dataclasses.asdict(ecfg),
+            },
+        )
+        metrics = MetricsLog(out / "metrics.jsonl")
     log.info(
-        "caption: %s, %d images, %d captions, vocab %d, %s encoder, %s, on %s",
+        "caption: %s, %d images, %d captions, vocab %d, %s encoder, %s, on %s (%s)",
         cfg.dataset,
         len(train_images),
         len(pairs),
@@ -304,9 +333,12 @@ def train(
         ecfg.name,
         "attention" if mcfg.attention else "show-and-tell",
         device,
+        precision,
     )
 
     def checkpoint(name: str, scores: dict) -> None:
+        if not info.is_main:
+            return
         save_checkpoint(
             out / name,
             {
@@ -327,13 +359,15 @@ def train(
         )
 
     step, epoch, best, scores, stop = 0, 0, -1.0, {}, False
-    bar = progress(total=total, desc="caption", unit="step")
+    bar = progress(total=total, desc="caption", unit="step", disable=not info.is_main or None)
     train_start = time.perf_counter()
     while not stop:
         model.train()
         encoder.train()
         for batch in bucketed_batches([len(p[1]) for p in pairs], cfg.batch_size, rng):
             elapsed = time.perf_counter() - train_start
+            if budget_s:  # the LR follows the time: all processes take rank 0's clock
+                elapsed = distributed.from_main(elapsed, info)
             frac = max(step / total, elapsed / budget_s if budget_s else 0.0)
             if frac >= 1.0:
                 stop = True
@@ -342,41 +376,58 @@ def train(
                 group["lr"] = ocfg.lr * (
                     _lr_factor(frac, step, ocfg.warmup_steps) if ocfg.schedule == "cosine" else 1.0
                 )
-            feats = train_src([pairs[k][0] for k in batch])  # (B, S, D)
-            tokens = pad_captions([pairs[k][1] for k in batch]).to(device)  # (B, T+1)
-            loss, ce = caption_loss(model, feats, tokens, cfg.alpha_c)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            norm, stepped = clip_and_step(params, optimizer, ocfg)
-            step += 1
-            guard.update(stepped, step)
-            metrics.write(
-                step=step,
-                loss=loss.item(),
-                ce=ce.item(),
-                grad_norm=norm,
-                lr=optimizer.param_groups[0]["lr"],
+            # Under torchrun each process takes its block of the same global batch, weighted by
+            # its share of the batch's target words (cross-entropy) and images (penalty).
+            block, n = distributed.shard_indices(batch, info)
+            words = lambda ks: sum(len(pairs[k][1]) - 1 for k in ks)  # noqa: E731
+            shares = (
+                distributed.share(words(block[:n]), words(batch), info),
+                distributed.share(n, len(batch), info),
             )
+            feats = train_src([pairs[k][0] for k in block])  # (B, S, D)
+            tokens = pad_captions([pairs[k][1] for k in block]).to(device)  # (B, T+1)
+            with autocast(precision, device):
+                loss, ce = caption_loss(fwd, feats, tokens, cfg.alpha_c, shares)
+            optimizer.zero_grad(set_to_none=True)
+            (scaler.scale(loss) if scaler else loss).backward()
+            norm, stepped = clip_and_step(params, optimizer, ocfg, scaler)
+            step += 1
+            guard.update(stepped, step, fp16=scaler is not None)
+            loss_value, ce_value = (distributed.mean(v.item(), info) for v in (loss, ce))
+            if metrics:
+                metrics.write(
+                    step=step,
+                    loss=loss_value,
+                    ce=ce_value,
+                    grad_norm=norm,
+                    lr=optimizer.param_groups[0]["lr"],
+                )
             bar.update(1)
-            bar.set_postfix(ce=f"{ce.item():.3f}", norm=f"{norm:.2f}", epoch=epoch)
+            bar.set_postfix(ce=f"{ce_value:.3f}", norm=f"{norm:.2f}", epoch=epoch)
         epoch += 1
         stop = stop or step >= total or (epoch >= cfg.epochs and not cfg.max_steps)
-        scores = evaluate_bleu(
-            model, val_src, val_caps, vocab, limit=cfg.val_images, max_len=cfg.max_len
-        )
-        metrics.write(
-            step=step,
-            epoch=epoch,
-            elapsed_s=round(time.perf_counter() - t0, 1),
-            **{f"val_{k}": v for k, v in scores.items()},
-        )
+        scores = None  # rank 0 scores; every process gets the result
+        if info.is_main:
+            with autocast(precision, device):
+                scores = evaluate_bleu(
+                    model, val_src, val_caps, vocab, limit=cfg.val_images, max_len=cfg.max_len
+                )
+            metrics.write(
+                step=step,
+                epoch=epoch,
+                elapsed_s=round(time.perf_counter() - t0, 1),
+                **{f"val_{k}": v for k, v in scores.items()},
+            )
+        scores = distributed.from_main(scores, info)
         log.info("epoch %d step %d: val greedy %s", epoch, step, scores)
         if scores["bleu4"] > best:
             best = scores["bleu4"]
             checkpoint("ckpt_best.pt", scores)
         checkpoint("ckpt_last.pt", scores)
     bar.close()
-    metrics.close()
+    if metrics:
+        metrics.close()
+    distributed.cleanup(info)
     return {
         "steps": step,
         "epochs": epoch,
@@ -385,4 +436,6 @@ def train(
         "train_s": round(time.perf_counter() - train_start, 1),
         "elapsed_s": round(time.perf_counter() - t0, 1),
         "out": str(out),
+        "precision": precision,
+        "processes": info.world_size,
     }

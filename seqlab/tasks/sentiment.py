@@ -4,6 +4,7 @@ with probabilities and per-token attributions.
     seqlab sentiment train --train sst2/train.tsv --dev sst2/dev.tsv --out runs/sst2
     seqlab sentiment evaluate --checkpoint runs/sst2 --data sst2/dev.tsv
     seqlab sentiment predict --checkpoint runs/sst2 "not good at all"
+    torchrun --nproc_per_node 2 -m seqlab.cli sentiment train ...   # DDP, see seqlab.distributed
 
 Prediction and attribution live in ``seqlab.tasks.sentiment_predict``.
 """
@@ -21,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seqlab import distributed
 from seqlab.checkpoint import save_checkpoint, write_json
 from seqlab.config import check
 from seqlab.data.labelled import Labelled, label_names, load_labelled
-from seqlab.data.tokenizers import PAD, UNK, make_tokenizer
+from seqlab.data.tokenizers import PAD, UNK, make_tokenizer, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
 from seqlab.training import (
@@ -32,11 +34,13 @@ from seqlab.training import (
     MetricsLog,
     NonFiniteGuard,
     OptimConfig,
+    autocast,
     clip_and_step,
     count_parameters,
+    make_grad_scaler,
     make_optimizer,
     progress,
-    resolve_device,
+    resolve_precision,
     seed_everything,
 )
 
@@ -88,12 +92,21 @@ class SentimentTrainConfig:
         },
     )
     eval_every: int = field(default=0, metadata={"help": "validate every N steps (0: per epoch)"})
+    log_every: int = field(default=50, metadata={"help": "log the training loss every N steps"})
     patience: int = field(
         default=0,
         metadata={"help": "stop after N validations without a better accuracy (0: never)"},
     )
     seed: int = field(default=1337, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "fp32, bf16, fp16 (GPU) or auto (bf16 on AMX CPUs and bf16 GPUs)",
+            "choices": ["fp32", "bf16", "fp16", "auto"],
+        },
+    )
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model to train"})
     threads: int = field(
         default=0,
         metadata={
@@ -112,6 +125,7 @@ class SentimentTrainConfig:
         check(self.vocab_size >= 8, f"--vocab-size must be >= 8, got {self.vocab_size}")
         check(self.min_freq >= 1, f"--min-freq must be >= 1, got {self.min_freq}")
         check(self.eval_every >= 0 and self.patience >= 0, "--eval-every/--patience must be >= 0")
+        check(self.log_every >= 1, f"--log-every must be >= 1, got {self.log_every}")
 
 
 def encode_texts(tokenizer, texts: list[str], max_length: int, lower: bool) -> list[list[int]]:
@@ -201,7 +215,8 @@ def _make_optimizer(model: TextClassifier, ocfg: OptimConfig, device) -> torch.o
 def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) -> dict:
     """Train a classifier; returns a summary. Writes config.json, metrics.jsonl, checkpoints."""
     out = Path(cfg.out)
-    device = resolve_device(cfg.device)
+    info, device = distributed.setup(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
@@ -215,6 +230,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     tok = make_tokenizer(
         cfg.tokenizer, train_data.texts, cfg.vocab_size, cfg.min_freq, cfg.sp_model_type, cfg.lower
     )
+    if info.enabled:  # every process encodes with rank 0's vocabulary
+        tok = tokenizer_from_dict(distributed.from_main(tok.to_dict(), info))
     seqs = encode_texts(tok, train_data.texts, cfg.max_length, cfg.lower)
     dev_seqs = encode_texts(tok, dev_data.texts, cfg.max_length, cfg.lower)
     index = {n: i for i, n in enumerate(names)}
@@ -230,22 +247,26 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         model.embedding.weight.data[found] = weight[found]
         log.info("word vectors: %d of %d tokens initialised", len(found), tok.vocab_size)
     model.to(device)
+    fwd = distributed.training_module(model, info, device, cfg.compile)  # `model` is saved
     optimizer = _make_optimizer(model, ocfg, device)
+    scaler = make_grad_scaler(precision, device)
     steps_per_epoch = math.ceil(len(seqs) / cfg.batch_size)
     total = min(cfg.max_steps or 1 << 62, cfg.epochs * steps_per_epoch)
     sched = LRSchedule(optimizer, ocfg, total)
     guard = NonFiniteGuard(ocfg.max_bad_steps)
-    write_json(
-        out / "config.json",
-        {
-            "train": dataclasses.asdict(cfg),
-            "model": dataclasses.asdict(mcfg),
-            "optim": dataclasses.asdict(ocfg),
-        },
-    )
-    metrics = MetricsLog(out / "metrics.jsonl")
+    metrics = None  # rank 0 alone writes config, metrics and checkpoints
+    if info.is_main:
+        write_json(
+            out / "config.json",
+            {
+                "train": dataclasses.asdict(cfg),
+                "model": dataclasses.asdict(mcfg),
+                "optim": dataclasses.asdict(ocfg),
+            },
+        )
+        metrics = MetricsLog(out / "metrics.jsonl")
     log.info(
-        "sentiment: %d train / %d dev texts, classes %s, %s vocab %d, %s %d params on %s",
+        "sentiment: %d train / %d dev texts, classes %s, %s vocab %d, %s %d params on %s (%s)",
         len(seqs),
         len(dev_seqs),
         names,
@@ -254,11 +275,14 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         mcfg.cell,
         count_parameters(model),
         device,
+        precision,
     )
     if train_data.skipped or dev_data.skipped:
         log.info("skipped malformed rows: %d train, %d dev", train_data.skipped, dev_data.skipped)
 
     def checkpoint(name: str, result: dict) -> None:
+        if not info.is_main:
+            return
         save_checkpoint(
             out / name,
             {
@@ -278,34 +302,45 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         )
 
     def validate() -> dict:
-        pred = predict_ids(model, dev_seqs, device).argmax(-1)
-        model.train()
-        return classification_metrics(pred, dev_y, len(names))
+        """Rank 0 scores the dev set; every process gets its result (early stopping, schedule)."""
+        result = None
+        if info.is_main:
+            with autocast(precision, device):
+                pred = predict_ids(model, dev_seqs, device).argmax(-1)
+            model.train()
+            result = classification_metrics(pred, dev_y, len(names))
+        return distributed.from_main(result, info)
 
     step, epoch, best, bad_evals, t0 = 0, 0, {"accuracy": -1.0}, 0, time.perf_counter()
-    bar = progress(total=total, desc="sentiment", unit="step")
+    bar = progress(total=total, desc="sentiment", unit="step", disable=not info.is_main or None)
     stop = ""
     model.train()
     while not stop:
         batches = bucketed_batches([len(s) for s in seqs], cfg.batch_size, gen)
         for k, idx in enumerate(batches):
-            x, lengths = collate([seqs[i] for i in idx])
-            logits = model(x.to(device), lengths)  # (B, C)
-            loss = F.cross_entropy(logits, y[idx].to(device))
+            # Under torchrun each process takes its block of the same global batch (share: its
+            # part of the global mean loss, so DDP's averaged gradient is the global batch's).
+            block, n = distributed.shard_indices(idx, info)
+            x, lengths = collate([seqs[i] for i in block])
+            with autocast(precision, device):
+                logits = fwd(x.to(device), lengths)  # (B, C)
+                loss = F.cross_entropy(logits, y[block].to(device))
+            loss = loss * distributed.share(n, len(idx), info)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg)
+            (scaler.scale(loss) if scaler else loss).backward()
+            norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
             step += 1
             sched.step_batch()
-            guard.update(stepped, step)
+            guard.update(stepped, step, fp16=scaler is not None)
+            loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", best=f"{best['accuracy']:.3f}")
-            if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss_value:.3f}", best=f"{best['accuracy']:.3f}")
+            if metrics and step % cfg.log_every == 0:
                 metrics.write(
-                    step=step, loss=loss.item(), grad_norm=norm, lr=optimizer.param_groups[0]["lr"]
+                    step=step, loss=loss_value, grad_norm=norm, lr=optimizer.param_groups[0]["lr"]
                 )
             elapsed = time.perf_counter() - t0
-            if cfg.time_budget and elapsed >= cfg.time_budget:
+            if cfg.time_budget and distributed.from_main(elapsed >= cfg.time_budget, info):
                 stop = f"time budget of {cfg.time_budget:.0f} s reached"
             elif step >= total:
                 stop = "step limit reached"
@@ -317,13 +352,14 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             ):
                 result = validate()
                 sched.step_eval(-result["accuracy"])
-                metrics.write(
-                    step=step,
-                    epoch=epoch,
-                    val_accuracy=result["accuracy"],
-                    val_macro_f1=result["macro_f1"],
-                    elapsed_s=round(elapsed, 1),
-                )
+                if metrics:
+                    metrics.write(
+                        step=step,
+                        epoch=epoch,
+                        val_accuracy=result["accuracy"],
+                        val_macro_f1=result["macro_f1"],
+                        elapsed_s=round(elapsed, 1),
+                    )
                 log.debug("step %d: dev accuracy %.4f", step, result["accuracy"])
                 if result["accuracy"] > best["accuracy"]:
                     best, bad_evals = {**result, "step": step, "elapsed_s": elapsed}, 0
@@ -337,7 +373,9 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
                 break
         epoch += 1
     bar.close()
-    metrics.close()
+    if metrics:
+        metrics.close()
+    distributed.cleanup(info)
     log.info("stopped: %s", stop)
     return {
         "steps": step,
@@ -350,6 +388,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         "params": count_parameters(model),
         "labels": names,
         "out": str(out),
+        "precision": precision,
+        "processes": info.world_size,
     }
 
 

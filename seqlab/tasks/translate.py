@@ -4,6 +4,7 @@
         --dev-src raw/val.de --dev-tgt raw/val.en --out runs/de-en
     seqlab translate evaluate --checkpoint runs/de-en --src test.de --ref test.en --beam 5
     seqlab translate "Ein Hund rennt." --checkpoint runs/de-en
+    torchrun --nproc_per_node 2 -m seqlab.cli translate train ...   # DDP, see seqlab.distributed
 
 sentencepiece vocabularies are trained at train time and stored in the checkpoint (as the
 model's bytes), so a checkpoint alone translates raw text.
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from seqlab import distributed
 from seqlab.checkpoint import load_checkpoint, save_checkpoint, write_json
 from seqlab.config import check
 from seqlab.data.pairs import bucket_batches, read_parallel, read_tsv_pairs, split_pairs
@@ -34,11 +36,13 @@ from seqlab.training import (
     MetricsLog,
     NonFiniteGuard,
     OptimConfig,
+    autocast,
     clip_and_step,
     count_parameters,
+    make_grad_scaler,
     make_optimizer,
     progress,
-    resolve_device,
+    resolve_precision,
     seed_everything,
 )
 
@@ -72,6 +76,14 @@ class TranslateTrainConfig:
     patience: int = field(default=3, metadata={"help": "stop after N evals without a better BLEU"})
     seed: int = field(default=1234, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "fp32, bf16, fp16 (GPU) or auto (bf16 on AMX CPUs and bf16 GPUs)",
+            "choices": ["fp32", "bf16", "fp16", "auto"],
+        },
+    )
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model to train"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
 
     def __post_init__(self):
@@ -157,7 +169,9 @@ def train(
 ) -> dict:
     """Train a translator; returns a summary. Writes config.json, metrics.jsonl, checkpoints.
     ``callback(step, total, loss)`` runs after every step (progress in apps and tests)."""
-    out, device = Path(cfg.out), resolve_device(cfg.device)
+    out = Path(cfg.out)
+    info, device = distributed.setup(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
     gen = seed_everything(cfg.seed)
     train_pairs, dev_pairs = load_pairs(cfg)
     resume = None
@@ -172,6 +186,9 @@ def train(
         src_tok, tgt_tok = build_tokenizers(
             train_pairs, cfg.vocab_size, cfg.joint_vocab, cfg.tgt_vocab_size
         )
+        if info.enabled:  # every process encodes with rank 0's vocabularies
+            dicts = distributed.from_main((src_tok.to_dict(), tgt_tok.to_dict()), info)
+            src_tok, tgt_tok = (tokenizer_from_dict(d) for d in dicts)
     train_ex = encode_pairs(train_pairs, src_tok, tgt_tok, cfg.max_tokens)
     dev_ex = encode_pairs(dev_pairs, src_tok, tgt_tok)
     if not train_ex:
@@ -180,7 +197,9 @@ def train(
         mcfg, src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size
     )
     model = Seq2Seq(mcfg).to(device)
+    fwd = distributed.training_module(model, info, device, cfg.compile)  # `model` is saved
     optimizer = make_optimizer(model.parameters(), ocfg)
+    scaler = make_grad_scaler(precision, device)
     steps_per_epoch = math.ceil(len(train_ex) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     sched = LRSchedule(optimizer, ocfg, total)
@@ -190,27 +209,32 @@ def train(
         optimizer.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         step, epoch, best, bad_evals = (resume[k] for k in ("step", "epoch", "best", "bad_evals"))
-    write_json(
-        out / "config.json",
-        {
-            "train": dataclasses.asdict(cfg),
-            "model": dataclasses.asdict(mcfg),
-            "optim": dataclasses.asdict(ocfg),
-        },
-    )
-    metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
+    metrics = None  # rank 0 alone writes config, metrics and checkpoints
+    if info.is_main:
+        write_json(
+            out / "config.json",
+            {
+                "train": dataclasses.asdict(cfg),
+                "model": dataclasses.asdict(mcfg),
+                "optim": dataclasses.asdict(ocfg),
+            },
+        )
+        metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
     guard = NonFiniteGuard(ocfg.max_bad_steps)
     log.info(
-        "translate: %d train / %d dev pairs, vocab %d/%d, %d parameters, on %s",
+        "translate: %d train / %d dev pairs, vocab %d/%d, %d parameters, on %s (%s)",
         len(train_ex),
         len(dev_ex),
         src_tok.vocab_size,
         tgt_tok.vocab_size,
         count_parameters(model),
         device,
+        precision,
     )
 
     def checkpoint(name: str, scores: dict, gen_state: torch.Tensor) -> None:
+        if not info.is_main:
+            return
         save_checkpoint(
             out / name,
             {
@@ -231,17 +255,27 @@ def train(
         )
 
     def validate() -> dict:
-        nll = evaluate_nll(model, dev_ex, device)
-        hyps = translate_ids(model, [x for x, _ in dev_ex], device, beam_size=1)
+        """Rank 0 scores the dev set; every process gets its result (early stopping, schedule)."""
+        if not info.is_main:
+            return distributed.from_main(None, info)
+        with autocast(precision, device):
+            nll = evaluate_nll(model, dev_ex, device)
+            hyps = translate_ids(model, [x for x, _ in dev_ex], device, beam_size=1)
         bleu = corpus_bleu([tgt_tok.decode(h[0].tokens) for h in hyps], [t for _, t in dev_pairs])
-        return {
+        scores = {
             "dev_nll": round(nll, 4),
             "dev_ppl": round(math.exp(nll), 2),
             "dev_bleu_greedy": round(bleu["bleu"], 2),
         }
+        return distributed.from_main(scores, info)
+
+    def target_tokens(ids: list[int]) -> int:
+        return sum(len(train_ex[i][1]) + 1 for i in ids)  # y <eos>
 
     t0, stop, scores, minutes = time.perf_counter(), False, {}, 0.0
-    bar = progress(total=total, initial=step, desc="translate", unit="step")
+    bar = progress(
+        total=total, initial=step, desc="translate", unit="step", disable=not info.is_main or None
+    )
     model.train()
     while epoch < cfg.epochs and not stop:
         if resume is not None:  # replay this epoch's batch order and skip the batches done
@@ -251,33 +285,40 @@ def train(
         done = step - epoch * steps_per_epoch if resume is not None else 0
         resume = None
         for idx in batches[done:]:
-            src, lengths, tgt_in, tgt_out = collate([train_ex[i] for i in idx], device)
-            logits = model(src, lengths, tgt_in, teacher_forcing=cfg.teacher_forcing)  # (B,T,V)
-            loss = F.cross_entropy(
-                logits.flatten(0, 1),
-                tgt_out.flatten(),
-                ignore_index=PAD,
-                label_smoothing=cfg.label_smoothing,
-            )
+            # Under torchrun each process takes its block of the same global batch; the loss is
+            # a mean over target tokens, so its share is weighted by the block's token count.
+            block, n = distributed.shard_indices(idx, info)
+            src, lengths, tgt_in, tgt_out = collate([train_ex[i] for i in block], device)
+            with autocast(precision, device):
+                logits = fwd(src, lengths, tgt_in, teacher_forcing=cfg.teacher_forcing)  # (B,T,V)
+                loss = F.cross_entropy(
+                    logits.flatten(0, 1),
+                    tgt_out.flatten(),
+                    ignore_index=PAD,
+                    label_smoothing=cfg.label_smoothing,
+                )
+            loss = loss * distributed.share(target_tokens(block[:n]), target_tokens(idx), info)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg)
+            (scaler.scale(loss) if scaler else loss).backward()
+            norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
             step += 1
             sched.step_batch()
-            guard.update(stepped, step)
-            minutes = (time.perf_counter() - t0) / 60
-            metrics.write(
-                step=step,
-                epoch=epoch,
-                loss=loss.item(),
-                grad_norm=norm,
-                lr=optimizer.param_groups[0]["lr"],
-                minutes=round(minutes, 3),
-            )
+            guard.update(stepped, step, fp16=scaler is not None)
+            minutes = distributed.from_main((time.perf_counter() - t0) / 60, info)
+            loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
+            if metrics:
+                metrics.write(
+                    step=step,
+                    epoch=epoch,
+                    loss=loss_value,
+                    grad_norm=norm,
+                    lr=optimizer.param_groups[0]["lr"],
+                    minutes=round(minutes, 3),
+                )
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", norm=f"{norm:.2f}")
+            bar.set_postfix(loss=f"{loss_value:.3f}", norm=f"{norm:.2f}")
             if callback:
-                callback(step, total, loss.item())
+                callback(step, total, loss_value)
             if cfg.max_minutes and minutes >= cfg.max_minutes:
                 log.info("time budget of %.1f minutes reached", cfg.max_minutes)
                 stop = True
@@ -289,7 +330,8 @@ def train(
         sched.step_eval(scores["dev_nll"])
         improved = scores["dev_bleu_greedy"] > best
         best, bad_evals = max(best, scores["dev_bleu_greedy"]), 0 if improved else bad_evals + 1
-        metrics.write(step=step, epoch=epoch, **scores, minutes=round(minutes, 3))
+        if metrics:
+            metrics.write(step=step, epoch=epoch, **scores, minutes=round(minutes, 3))
         log.info("step %d, epoch %d: %s (%.1f min)", step, epoch, scores, minutes)
         checkpoint("ckpt_last.pt", scores, epoch_gen_state)
         if improved:
@@ -298,7 +340,9 @@ def train(
             log.info("no better dev BLEU in %d evaluations: early stop", cfg.patience)
             stop = True
     bar.close()
-    metrics.close()
+    if metrics:
+        metrics.close()
+    distributed.cleanup(info)
     return {
         "steps": step,
         "epochs": epoch,
@@ -306,6 +350,8 @@ def train(
         "last": scores,
         "minutes": round((time.perf_counter() - t0) / 60, 2),
         "out": str(out),
+        "precision": precision,
+        "processes": info.world_size,
     }
 
 
