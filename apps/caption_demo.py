@@ -185,6 +185,7 @@ def build_demo(
                     height=300,
                     object_fit="contain",
                     preview=False,
+                    fit_columns=False,  # a short caption's frames stay thumbnails
                 )
                 table = gr.Dataframe(
                     headers=["rank", "caption", "score", "log-prob"],
@@ -192,6 +193,7 @@ def build_demo(
                     label="Beam n-best (score = log-prob / GNMT length penalty)",
                     interactive=False,
                     wrap=True,
+                    column_widths=["12%", "58%", "15%", "15%"],  # long captions wrap
                 )
         outputs = [hero, table, attention]
         # preprocess=False: the handlers read the files themselves (see as_source)
