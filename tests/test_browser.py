@@ -249,6 +249,7 @@ def test_gradients_app(page, shots, tmp_path):
         page.get_by_role("button", name="Measure").click()
         expect(page.get_by_text(re.compile("forget_bias|float"))).to_be_visible()
         snap(page, shots, "gradients-3-bad-bias")
+        page.get_by_test_id("toast-close").click()  # the error toast
 
         page.get_by_role("tab", name="Any run").click()
         upload = page.locator("input[type=file]").last
