@@ -49,7 +49,8 @@ def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
         dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        # nccl for CUDA tensors, gloo for the CPU ones (``mean`` all-reduces a CPU number)
+        dist.init_process_group("cpu:gloo,cuda:nccl" if dev.type == "cuda" else "gloo")
     return info, dev
 
 

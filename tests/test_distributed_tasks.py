@@ -5,6 +5,7 @@ writes the run directory. Tiny models and data; --precision and --compile flag c
 from __future__ import annotations
 
 import json
+import math
 import socket
 import sys
 
@@ -21,7 +22,7 @@ COMMON = ["--device", "cpu", "--precision", "fp32", "--dropout", "0"]
 
 
 def sentiment_args(tmp_path) -> list[str]:
-    train, dev = write_splits(tmp_path / "sst", n_train=60, n_dev=12)
+    train, dev = write_splits(tmp_path / "sst", n_train=49, n_dev=12)  # the last batch: 1 text
     return ["sentiment", "train", "--train", str(train), "--dev", str(dev), "--tokenizer", "word",
             "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "16", "--max-steps",
             "4", "--eval-every", "2", "--log-every", "1", "--seed", "3"]  # fmt: skip
@@ -102,3 +103,32 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         wb = torch.load(two / "ckpt_last.pt", weights_only=True)["model"]
         for k in wa.keys() - {"att_score.bias"}:  # softmax ignores it: its gradient is noise
             torch.testing.assert_close(wb[k], wa[k], rtol=1e-4, atol=1e-5, msg=f"{name} {k}")
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_bf16_trains_and_saves_fp32_weights(tmp_path, name):
+    out = tmp_path / "run"
+    argv = [*TASKS[name](tmp_path), "--device", "cpu", "--precision", "bf16", "--out", str(out)]
+    assert main(argv) == 0
+    losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
+    assert losses and all(math.isfinite(v) for v in losses)
+    weights = torch.load(out / "ckpt_last.pt", weights_only=True)["model"]
+    assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.float32}
+    assert json.loads((out / "config.json").read_text())["train"]["precision"] == "bf16"
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_fp16_on_cpu_is_a_one_line_error(tmp_path, name, capsys):
+    argv = [*TASKS[name](tmp_path), "--device", "cpu", "--precision", "fp16"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 1
+    assert "--precision fp16 needs a CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # torch.compile takes a minute per model on a CPU
+@pytest.mark.parametrize("name", TASKS)
+def test_compile_trains_and_saves_the_uncompiled_state_dict(tmp_path, name):
+    out = tmp_path / "run"
+    assert main([*TASKS[name](tmp_path), *COMMON, "--compile", "--out", str(out)]) == 0
+    weights = torch.load(out / "ckpt_last.pt", weights_only=True)["model"]
+    assert not any(k.startswith("_orig_mod") or k.startswith("module.") for k in weights)

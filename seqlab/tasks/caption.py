@@ -384,9 +384,9 @@ def train(
                 distributed.share(words(block[:n]), words(batch), info),
                 distributed.share(n, len(batch), info),
             )
-            feats = train_src([pairs[k][0] for k in block])  # (B, S, D)
             tokens = pad_captions([pairs[k][1] for k in block]).to(device)  # (B, T+1)
             with autocast(precision, device):
+                feats = train_src([pairs[k][0] for k in block])  # (B, S, D)
                 loss, ce = caption_loss(fwd, feats, tokens, cfg.alpha_c, shares)
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()

@@ -304,7 +304,9 @@ def train(
             step += 1
             sched.step_batch()
             guard.update(stepped, step, fp16=scaler is not None)
-            minutes = distributed.from_main((time.perf_counter() - t0) / 60, info)
+            minutes = (time.perf_counter() - t0) / 60
+            if cfg.max_minutes:  # every process must stop at the same step: rank 0's clock
+                minutes = distributed.from_main(minutes, info)
             loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
             if metrics:
                 metrics.write(
