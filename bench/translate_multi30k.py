@@ -2,8 +2,9 @@
 
 Trains on raw/train.{de,en}, early-stops on raw/val.{de,en} (greedy dev BLEU), then reports
 sacreBLEU on raw/test_2016_flickr with greedy and beam search, and a no-attention baseline row.
-The budget covers everything inside training (epochs and per-epoch validation); the test
-evaluations come after it.
+The beam's GNMT length penalty is chosen on val among --length-penalties (never on test).
+The budget covers everything inside training (epochs and per-epoch validation); the length
+penalty choice and the test evaluations come after it.
 
     flock /tmp/seqlab-bench.lock uv run python bench/translate_multi30k.py \\
         --data /work/shared/data/multi30k --time-budget-min 60
@@ -43,11 +44,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--beam", type=int, default=5)
-    p.add_argument("--length-penalty", type=float, default=0.6)
+    p.add_argument(
+        "--length-penalties",
+        type=float,
+        nargs="+",
+        default=[0.6, 1.0, 1.4],
+        help="GNMT alphas tried on val with the beam; the best is used on test",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--src", default="de")
     p.add_argument("--tgt", default="en")
     return p.parse_args(argv)
+
+
+def choose_length_penalty(tr: Translator, raw: Path, args) -> float:
+    """The GNMT alpha with the best beam BLEU on val (ties: the first listed)."""
+    pairs = read_parallel(raw / f"val.{args.src}", raw / f"val.{args.tgt}")
+    src, ref = [s for s, _ in pairs], [r for _, r in pairs]
+    scores = {}
+    for alpha in args.length_penalties:
+        scores[alpha] = tr.evaluate(src, ref, args.beam, alpha)["bleu"]
+        logging.info("val beam%d, length penalty %.1f: BLEU %.2f", args.beam, alpha, scores[alpha])
+    return max(args.length_penalties, key=lambda a: scores[a])
 
 
 def run_one(args, name: str, attention: str, budget: float) -> dict:
@@ -80,10 +98,12 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
         raw / f"test_2016_flickr.{args.src}", raw / f"test_2016_flickr.{args.tgt}"
     )
     src, ref = [s for s, _ in pairs], [r for _, r in pairs]
+    alpha = choose_length_penalty(tr, raw, args) if attention != "none" else 0.6
     rows = {}
     for label, beam in (("greedy", 1), (f"beam{args.beam}", args.beam)):
         t1 = time.perf_counter()
-        scores = tr.evaluate(src, ref, beam, args.length_penalty)
+        scores = tr.evaluate(src, ref, beam, alpha)
+        scores["length_penalty"] = alpha
         scores["decode_s"] = round(time.perf_counter() - t1, 1)
         rows[label] = scores
         if attention == "none":

@@ -112,11 +112,12 @@ def cached_features(
         batch_size=batch_size,
         num_workers=num_workers,
     )
-    encoder = encoder.eval().to(device)
+    # channels_last: oneDNN's convolutions run about 2x faster in NHWC on a CPU
+    encoder = encoder.eval().to(device, memory_format=torch.channels_last)
     bar = progress(total=len(paths), initial=start, desc=desc, unit="img")
     t0, done = time.perf_counter(), start
     for images in loader:
-        feats = encoder(images.to(device))  # (B, S, D)
+        feats = encoder(images.to(device, memory_format=torch.channels_last))  # (B, S, D)
         out[done : done + len(images)] = feats.cpu().numpy().astype(np.float16)
         done += len(images)
         bar.update(len(images))

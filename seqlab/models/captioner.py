@@ -1,7 +1,9 @@
 """LSTM caption decoders over image features, in two flavours (``CaptionerConfig.attention``):
 
-- Show and Tell (Vinyals et al. 2015): the mean image feature initialises the LSTM state, then
-  the words run through a stacked ``seqlab.rnn.LSTM`` (the fused kernel for teacher forcing).
+- Show and Tell (Vinyals et al. 2015): the image initialises the LSTM state by being its first
+  input, x_{-1} = W_e v (v the mean image feature), from a zero state, as in the paper; then the
+  words run through a stacked ``seqlab.rnn.LSTM`` (the fused kernel for teacher forcing).
+  The image embedding is batch-normalised (as in the common PyTorch Show and Tell tutorial).
 - Show, Attend and Tell (Xu et al. 2015, soft attention): at every step the decoder looks at the
   S grid cells a_1..a_S of the image with weights alpha_t from its previous state,
 
@@ -78,17 +80,21 @@ class Captioner(nn.Module):
             cfg.num_layers,
         )
         self.project = nn.Linear(cfg.feature_size, P)  # a_i = W_p f_i
-        self.init_h, self.init_c = nn.Linear(P, L * H), nn.Linear(P, L * H)
         self.embedding = nn.Embedding(cfg.vocab_size, E)
         self.drop = nn.Dropout(cfg.dropout)
         self.out_hidden = nn.Linear(H, E)  # L_h
         if cfg.attention:
+            self.init_h, self.init_c = nn.Linear(P, H), nn.Linear(P, H)  # h_0 = tanh(W mean a)
             self.att_feat, self.att_hidden = nn.Linear(P, A), nn.Linear(H, A)  # W_a, W_h
             self.att_score = nn.Linear(A, 1)  # w
             self.gate = nn.Linear(H, 1)  # f_beta
             self.cell = LSTMCell(E + P, H)
             self.out_context = nn.Linear(P, E)  # L_z
         else:
+            # W_e: the image as the first input word, batch-normalised: image features share a
+            # large common part, and without the normalisation the decoder learns to ignore the
+            # small per-image rest and says one caption for every image
+            self.image_in = nn.Sequential(nn.Linear(P, E), nn.BatchNorm1d(E))
             self.rnn = make_rnn(
                 "lstm",
                 E,
@@ -104,14 +110,15 @@ class Captioner(nn.Module):
         """features (B, S, D) -> the decoder state; every tensor has the batch first."""
         a = self.drop(self.project(features))  # (B, S, P)
         mean = a.mean(1)  # (B, P)
-        B, L, H = a.size(0), self.cfg.num_layers, self.cfg.hidden_size
-        state = {
-            "h": torch.tanh(self.init_h(mean)).view(B, L, H),  # (B, L, H)
-            "c": torch.tanh(self.init_c(mean)).view(B, L, H),
+        if not self.cfg.attention:
+            _, (h, c) = self.rnn(self.image_in(mean).unsqueeze(1))  # the image step from zeros
+            return {"h": h.transpose(0, 1), "c": c.transpose(0, 1)}  # (L, B, H) -> (B, L, H)
+        return {
+            "h": torch.tanh(self.init_h(mean)).unsqueeze(1),  # (B, 1, H)
+            "c": torch.tanh(self.init_c(mean)).unsqueeze(1),
+            "feats": a,  # (B, S, P)
+            "keys": self.att_feat(a),  # (B, S, A)
         }
-        if self.cfg.attention:
-            state["feats"], state["keys"] = a, self.att_feat(a)  # (B, S, P), (B, S, A)
-        return state
 
     def _attend(self, h: Tensor, feats: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
         """h (B, H) -> context z (B, P), alpha (B, S)."""
