@@ -28,6 +28,9 @@ from seqlab.tasks.grads_files import accuracy_table
 from seqlab.training import read_metrics
 
 MAX_FORGET_BIASES = 5  # one LSTM curve each: more is unreadable, and each costs a measurement
+# steps x runs (cells x lengths x clipped or not): about 10 minutes on a CPU by the button's
+# estimate; one training holds the tab's only slot (seqlab.serving.CONCURRENCY) while it runs
+MAX_TRAIN_STEPS = 10_000
 
 INTRO = """# seqlab gradient lab
 A loss on the **last** step of a length-T sequence sends a gradient back to every hidden state
@@ -83,12 +86,18 @@ def train_view(task, cells, seq_lens, steps, clip_norm, hidden_size, progress=gr
             cells=",".join(cells),
             seq_len=",".join(str(t) for t in seq_lens),
             steps=int(steps),
-            clip_norm=float(clip_norm),
+            clip_norm=float(clip_norm or 0),
             hidden_size=int(hidden_size),
             eval_size=256,
         )
     except ValueError as e:
         raise gr.Error(str(e)) from e
+    total = cfg.steps * len(cells) * len(seq_lens) * len(cfg.clip_values())
+    if total > MAX_TRAIN_STEPS:
+        raise gr.Error(
+            f"That is {total:,} training steps in all (steps x cells x lengths, twice with "
+            f"clipping); the limit is {MAX_TRAIN_STEPS:,}: pick fewer steps, cells or lengths."
+        )
     progress(0, desc="starting")
     records, summaries = compare(cfg, lambda frac, text: progress(frac, desc=text))
     return (

@@ -189,11 +189,11 @@ def _mean(images) -> list[float]:
 
 
 def test_gradients_under_load(tmp_path, big_upload):
-    from apps.gradients_demo import MAX_FORGET_BIASES, build_demo, temporal_view
+    from apps.gradients_demo import MAX_FORGET_BIASES, MAX_TRAIN_STEPS, build_demo, temporal_view
 
     cell_sets = [["rnn"], ["lstm"], ["gru"], ["rnn", "gru"], ["lstm", "gru"]]
-    # 5 distinct requests, each sent twice: every answer must be its own request's
-    good = [(cell_sets[k % 5], 5 * (1 + k % 5), 0.9, "default", "0,1", 4, 1) for k in range(10)]
+    # 4 distinct requests, each sent twice: every answer must be its own request's
+    good = [(cell_sets[k % 4], 5 * (1 + k % 4), 0.9, "default", "0,1", 4, 1) for k in range(8)]
     metrics = tmp_path / "metrics.jsonl"
     metrics.write_text("".join(json.dumps({"step": s, "grad_norm": s}) + "\n" for s in range(9)))
     (tmp_path / "plain.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
@@ -206,16 +206,20 @@ def test_gradients_under_load(tmp_path, big_upload):
         ((handle_file(str(metrics)), 5.0), "/run"),
         ((handle_file(str(tmp_path / "plain.jsonl")), 5.0), "/run"),  # no grad_norm records
         ((handle_file(str(big_upload)), 5.0), "/run"),  # over the upload limit
+        (("adding", ["rnn", "lstm", "gru"], [10, 200], 1000, 1.0, 8), "/train"),  # 12,000 steps
+        (("adding", [], [10], 20, 1.0, 8), "/train"),  # no cell
     ]
     no_progress = lambda *a, **k: None  # noqa: E731
-    expected = [temporal_view(*args, progress=no_progress)[1] for args in good[:5]]
+    expected = [temporal_view(*args, progress=no_progress)[1] for args in good[:4]]
     with _served(build_demo()) as client:
         answers = _fire(client, calls)
-    for (plot, table), want in zip(answers[:10], expected * 2, strict=True):
+    for (plot, table), want in zip(answers[:8], expected * 2, strict=True):
         assert plot is not None and table == want
-    errors = [str(a) for a in answers[10:13] + answers[14:]]
-    assert all(isinstance(a, Exception) for a in answers[10:13] + answers[14:])
+    assert answers[11] is not None and not isinstance(answers[11], Exception)  # the good /run
+    errors = [str(a) for a in answers[8:11] + answers[12:]]
+    assert all(isinstance(a, Exception) for a in answers[8:11] + answers[12:])
     assert f"at most {MAX_FORGET_BIASES}" in errors[0] and "one" in errors[1]
     assert "greater than maximum value 300" in errors[2]  # gradio's check of the slider
     assert "grad_norm" in errors[3] and "maximum file size" in errors[4]
-    assert answers[13] is not None and not isinstance(answers[13], Exception)
+    assert "12,000 training steps" in errors[5] and f"limit is {MAX_TRAIN_STEPS:,}" in errors[5]
+    assert "at least one cell" in errors[6]
