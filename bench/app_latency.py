@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from seqlab import serving
+    from seqlab.errors import UserError
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -142,7 +143,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"{'app':<10} {'p50 s':>8} {'p95 s':>8} {'max s':>8} {'req/s':>8} {'errors':>7}")
     for name in APPS if args.app == "all" else [args.app]:
-        r = bench_app(name, args.checkpoint, args.requests, args.concurrency)
+        try:
+            r = bench_app(name, args.checkpoint, args.requests, args.concurrency)
+        except UserError as e:
+            parser.exit(1, f"app_latency: error: {e}\n")
         print(
             f"{name:<10} {r['p50']:>8.3f} {r['p95']:>8.3f} {r['max']:>8.3f} "
             f"{r['rps']:>8.2f} {r['errors']:>7}",
