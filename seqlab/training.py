@@ -65,18 +65,21 @@ def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
 
 class LRSchedule:
     """Cosine decay with linear warmup (stepped per batch), or divide-by-10 on a validation plateau
-    (stepped per evaluation), or constant."""
+    (stepped per evaluation), or constant. Under a time budget, ``step_batch(progress)`` passes
+    the elapsed share of it, and the cosine follows whichever of steps and time is further
+    along, so a run stopped by the clock still ends on a low learning rate."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int):
         self.kind = cfg.schedule
         self.sched = None
+        self.progress = 0.0  # share of a time budget used, set by step_batch
         if self.kind == "cosine":
             warm, total = cfg.warmup_steps, max(total_steps, 1)
 
             def factor(step: int) -> float:
                 if step < warm:
                     return (step + 1) / warm
-                progress = min((step - warm) / max(total - warm, 1), 1.0)
+                progress = min(max((step - warm) / max(total - warm, 1), self.progress), 1.0)
                 return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
             self.sched = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -85,7 +88,9 @@ class LRSchedule:
                 optimizer, factor=0.1, patience=0
             )
 
-    def step_batch(self) -> None:
+    def step_batch(self, progress: float | None = None) -> None:
+        if progress is not None:
+            self.progress = progress
         if self.kind == "cosine":
             self.sched.step()
 

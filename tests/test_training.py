@@ -80,6 +80,19 @@ def test_schedules():
     assert math.isclose(opt.param_groups[0]["lr"], 0.1)
 
 
+def test_cosine_follows_a_time_budget():
+    p = [nn.Parameter(torch.zeros(1))]
+    opt = make_optimizer(p, OptimConfig(lr=1.0))
+    sched = LRSchedule(opt, OptimConfig(lr=1.0, warmup_steps=0), total_steps=10**9)
+    lrs = []
+    for used in (0.0, 0.5, 1.0):  # the clock, not the (huge) step count, sets the decay
+        opt.step()
+        sched.step_batch(used)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[0] > 0.99 and math.isclose(lrs[1], 0.525, rel_tol=1e-6)
+    assert math.isclose(lrs[2], 0.05, rel_tol=1e-6)
+
+
 def test_precision_resolution():
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32"

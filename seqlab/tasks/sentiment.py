@@ -330,7 +330,11 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             (scaler.scale(loss) if scaler else loss).backward()
             norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
             step += 1
-            sched.step_batch()
+            elapsed = time.perf_counter() - t0
+            used = (
+                distributed.from_main(elapsed / cfg.time_budget, info) if cfg.time_budget else 0.0
+            )
+            sched.step_batch(used)  # a cosine schedule anneals over the time budget too
             guard.update(stepped, step, fp16=scaler is not None)
             loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
             bar.update(1)
@@ -339,8 +343,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
                 metrics.write(
                     step=step, loss=loss_value, grad_norm=norm, lr=optimizer.param_groups[0]["lr"]
                 )
-            elapsed = time.perf_counter() - t0
-            if cfg.time_budget and distributed.from_main(elapsed >= cfg.time_budget, info):
+            if cfg.time_budget and used >= 1.0:
                 stop = f"time budget of {cfg.time_budget:.0f} s reached"
             elif step >= total:
                 stop = "step limit reached"
