@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from seqlab import distributed
 from seqlab.checkpoint import load_checkpoint
 from seqlab.config import load_config_file
 from seqlab.errors import UserError
@@ -62,8 +63,25 @@ def base_config(config: str | None, resume: bool | None, out: str) -> dict:
     return base
 
 
-def load_resume(out: str | Path, task: str) -> dict:
-    """OUT/ckpt_last.pt, or a one-line error when there is none or it cannot be resumed."""
+def load_resume(out: str | Path, task: str, info=None) -> dict:
+    """OUT/ckpt_last.pt, or a one-line error when there is none or it cannot be resumed. Under
+    torchrun rank 0 reads it and sends it to the others: rank 0 alone writes the run directory,
+    so on other machines it may not be there."""
+    if info is None or not info.enabled:
+        return _read_resume(out, task)
+    ckpt, error = None, None
+    if info.is_main:
+        try:
+            ckpt = _read_resume(out, task)
+        except UserError as e:
+            error = str(e)
+    ckpt, error = distributed.from_main((ckpt, error), info)
+    if error:
+        raise UserError(error)
+    return ckpt
+
+
+def _read_resume(out: str | Path, task: str) -> dict:
     path = Path(out) / "ckpt_last.pt"
     if not path.is_file():
         raise UserError(f"--resume: no checkpoint at {path}; train without --resume first")

@@ -124,3 +124,21 @@ def test_resume_errors_are_one_line(sentiment_args, sentiment_full, caption_full
     shutil.copy(caption_full / "ckpt_last.pt", out / "ckpt_last.pt")
     assert main(["sentiment", "train", "--out", str(out), "--resume"]) == 1
     assert "is a 'caption' checkpoint, not a 'sentiment' one" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # one torchrun launch of 2 processes: about 25 s on 2 busy cores
+def test_resume_under_torchrun_keeps_every_process_generators(sentiment_args, tmp_path):
+    from test_distributed_tasks import _torchrun
+
+    runs = []
+    for name, argv, cut, total in (("s", sentiment_args, 2, 7), ("c", CAPTION, 4, 10)):
+        full, part = ["--max-steps", str(total)], ["--max-steps", str(cut)]
+        runs += [[*argv, *full, "--out", f"{name}_full"], [*argv, *part, "--out", f"{name}_cut"]]
+        runs += [[*argv, *full, "--out", f"{name}_cut", "--resume"]]
+    _torchrun(tmp_path, runs)
+    assert list((tmp_path / "rank1").iterdir()) == []  # rank 1 resumed from rank 0's checkpoint
+    for name in ("s", "c"):
+        full, cut = tmp_path / "rank0" / f"{name}_full", tmp_path / "rank0" / f"{name}_cut"
+        assert _metrics(cut / "metrics.jsonl") == _metrics(full / "metrics.jsonl"), name
+        assert len(torch.load(cut / "ckpt_last.pt", weights_only=True)["resume"]["rng"]) == 2
+        _same_weights(full, cut)

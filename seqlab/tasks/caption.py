@@ -303,7 +303,7 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
-    resume = load_resume(out, TASK) if cfg.resume else None
+    resume = load_resume(out, TASK, info) if cfg.resume else None
     train_images, train_caps = load_split(cfg, "train")
     val_images, val_caps = load_split(cfg, "val")
     # on --resume the vocabulary is the run's, never rebuilt: the word ids must keep their meaning

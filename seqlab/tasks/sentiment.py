@@ -231,7 +231,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
-    resume = load_resume(out, TASK) if cfg.resume else None
+    resume = load_resume(out, TASK, info) if cfg.resume else None
     train_data, dev_data = _load_data(cfg, gen)
     names = label_names(train_data.labels)
     if resume is not None and resume["labels"] != names:
