@@ -2,6 +2,7 @@
 it with BLEU-1..4 (nltk's corpus BLEU over all references, as Xu et al. 2015 report).
 
     seqlab caption train --dataset flickr8k --root DIR --attention --out runs/cap
+    seqlab caption train --out runs/cap --resume   # continue from its ckpt_last.pt
     seqlab caption evaluate --checkpoint runs/cap --root DIR --split test --beam 3
     torchrun --nproc_per_node 2 -m seqlab.cli caption train ...   # DDP, see seqlab.distributed
 

@@ -2,6 +2,7 @@
 with probabilities and per-token attributions.
 
     seqlab sentiment train --train sst2/train.tsv --dev sst2/dev.tsv --out runs/sst2
+    seqlab sentiment train --out runs/sst2 --resume   # continue from its ckpt_last.pt
     seqlab sentiment evaluate --checkpoint runs/sst2 --data sst2/dev.tsv
     seqlab sentiment predict --checkpoint runs/sst2 "not good at all"
     torchrun --nproc_per_node 2 -m seqlab.cli sentiment train ...   # DDP, see seqlab.distributed
