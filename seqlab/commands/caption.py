@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seqlab.config import add_dataclass_args, from_args, load_config_file
+from seqlab.config import add_dataclass_args, from_args
 from seqlab.errors import UserError
 from seqlab.models.captioner import CaptionerConfig
 from seqlab.models.encoders import ENCODERS, EncoderConfig
@@ -99,9 +99,10 @@ def _dispatch(args) -> int:
 
 
 def _train(args) -> int:
+    from seqlab.resume import base_config
     from seqlab.tasks.caption import CaptionTrainConfig, train
 
-    base = load_config_file(args.config)
+    base = base_config(args.config, args.resume, args.out or CaptionTrainConfig.out)
     summary = train(
         from_args(CaptionTrainConfig, args, base),
         from_args(CaptionerConfig, args, base),

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from seqlab.config import add_dataclass_args, from_args, load_config_file
+from seqlab.config import add_dataclass_args, from_args
 from seqlab.models.classifier import ClassifierConfig
 from seqlab.training import OptimConfig
 
@@ -61,9 +61,10 @@ def add_parser(sub) -> None:
 
 
 def _train(args) -> int:
+    from seqlab.resume import base_config
     from seqlab.tasks.sentiment import SentimentTrainConfig, train
 
-    base = load_config_file(args.config)
+    base = base_config(args.config, args.resume, args.out or SentimentTrainConfig.out)
     cfg = from_args(SentimentTrainConfig, args, base)
     ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
     summary = train(cfg, from_args(ClassifierConfig, args, base), ocfg)

@@ -2,6 +2,7 @@
 it with BLEU-1..4 (nltk's corpus BLEU over all references, as Xu et al. 2015 report).
 
     seqlab caption train --dataset flickr8k --root DIR --attention --out runs/cap
+    seqlab caption train --out runs/cap --resume   # continue from its ckpt_last.pt
     seqlab caption evaluate --checkpoint runs/cap --root DIR --split test --beam 3
     torchrun --nproc_per_node 2 -m seqlab.cli caption train ...   # DDP, see seqlab.distributed
 
@@ -43,6 +44,16 @@ from seqlab.data.tokenizers import BOS, EOS, PAD, Vocab
 from seqlab.decoding import beam_search, greedy
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
+from seqlab.resume import (
+    check_same_run,
+    finished,
+    load_resume,
+    order_state,
+    restore,
+    resume_point,
+    rng_states,
+    set_rng_states,
+)
 from seqlab.training import (
     MetricsLog,
     NonFiniteGuard,
@@ -109,6 +120,7 @@ class CaptionTrainConfig:
         },
     )
     compile: bool = field(default=False, metadata={"help": "torch.compile the decoder to train"})
+    resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
 
     def __post_init__(self):
         check(self.dataset in DATASETS, f"--dataset must be one of {', '.join(DATASETS)}")
@@ -292,11 +304,19 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
+    resume = load_resume(out, TASK, info) if cfg.resume else None
     train_images, train_caps = load_split(cfg, "train")
     val_images, val_caps = load_split(cfg, "val")
-    vocab = build_vocab(train_caps, cfg.min_count)
+    # on --resume the vocabulary is the run's, never rebuilt: the word ids must keep their meaning
+    vocab = Vocab(resume["vocab"]) if resume else build_vocab(train_caps, cfg.min_count)
     encoder = ImageEncoder(ecfg).to(device)
     mcfg = dataclasses.replace(mcfg, vocab_size=len(vocab), feature_size=encoder.feature_size)
+    configs = {"train": cfg, "model": mcfg, "encoder": ecfg, "optim": ocfg}
+    configs = {k: dataclasses.asdict(c) for k, c in configs.items()}
+    if resume is not None:
+        check_same_run(resume, out, **configs)
+        if ecfg.trainable:
+            encoder.load_state_dict(resume["encoder"])
     model = Captioner(mcfg).to(device)
     train_src = FeatureSource(encoder, train_images, cfg.cache_dir, device, True, cfg.num_workers)
     val_src = FeatureSource(encoder, val_images, cfg.cache_dir, device, False, cfg.num_workers)
@@ -313,6 +333,11 @@ def train(
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     budget_s = cfg.time_budget_min * 60
     metrics, guard = None, NonFiniteGuard(ocfg.max_bad_steps)
+    step, epoch, done, best, scores, elapsed = 0, 0, 0, -1.0, {}, 0.0
+    if resume is not None:
+        state, epoch, done = restore(resume, model, optimizer, rng, scaler=scaler)
+        step, best, scores = resume["step"], state["best"], resume["metrics"]
+        elapsed = state["elapsed_s"]
     if info.is_main:  # rank 0 alone writes config, metrics and checkpoints
         write_json(
             out / "config.json",
@@ -323,7 +348,7 @@ def train(
                 "encoder": dataclasses.asdict(ecfg),
             },
         )
-        metrics = MetricsLog(out / "metrics.jsonl")
+        metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
     log.info(
         "caption: %s, %d images, %d captions, vocab %d, %s encoder, %s, on %s (%s)",
         cfg.dataset,
@@ -336,7 +361,7 @@ def train(
         precision,
     )
 
-    def checkpoint(name: str, scores: dict) -> None:
+    def checkpoint(name: str, scores: dict, state: dict) -> None:
         if not info.is_main:
             return
         save_checkpoint(
@@ -355,16 +380,25 @@ def train(
                 "dataset": cfg.dataset,
                 "max_len": cfg.max_len,
                 "train_config": dataclasses.asdict(cfg),
+                "resume": state,
             },
         )
 
-    step, epoch, best, scores, stop = 0, 0, -1.0, {}, False
-    bar = progress(total=total, desc="caption", unit="step", disable=not info.is_main or None)
-    train_start = time.perf_counter()
+    bar = progress(
+        total=total, initial=step, desc="caption", unit="step", disable=not info.is_main or None
+    )
+    stop = False
+    if resume is not None:
+        stop = bool(finished(step, total, elapsed, budget_s, 0, 0))
+        set_rng_states(resume["resume"]["rng"], info)  # last: nothing may draw after it
+    train_start = time.perf_counter() - elapsed  # a time budget counts the interrupted run's too
+    t0 -= elapsed
     while not stop:
         model.train()
         encoder.train()
-        for batch in bucketed_batches([len(p[1]) for p in pairs], cfg.batch_size, rng):
+        epoch_start = order_state(rng)
+        batches = bucketed_batches([len(p[1]) for p in pairs], cfg.batch_size, rng)
+        for batch in batches[done:]:
             elapsed = time.perf_counter() - train_start
             if budget_s:  # the LR follows the time: all processes take rank 0's clock
                 elapsed = distributed.from_main(elapsed, info)
@@ -404,7 +438,9 @@ def train(
                 )
             bar.update(1)
             bar.set_postfix(ce=f"{ce_value:.3f}", norm=f"{norm:.2f}", epoch=epoch)
-        epoch += 1
+            done += 1
+        position = resume_point(epoch, done, len(batches), epoch_start, order_state(rng))
+        epoch, done = epoch + 1, 0
         stop = stop or step >= total or (epoch >= cfg.epochs and not cfg.max_steps)
         scores = None  # rank 0 scores; every process gets the result
         if info.is_main:
@@ -420,10 +456,18 @@ def train(
             )
         scores = distributed.from_main(scores, info)
         log.info("epoch %d step %d: val greedy %s", epoch, step, scores)
-        if scores["bleu4"] > best:
-            best = scores["bleu4"]
-            checkpoint("ckpt_best.pt", scores)
-        checkpoint("ckpt_last.pt", scores)
+        improved, best = scores["bleu4"] > best, max(best, scores["bleu4"])
+        state = {  # what --resume needs beyond the weights (seqlab.resume)
+            "configs": configs,
+            "position": position,
+            "rng": rng_states(info),
+            "best": best,
+            "elapsed_s": time.perf_counter() - train_start,
+            "scaler": scaler.state_dict() if scaler else None,
+        }
+        if improved:
+            checkpoint("ckpt_best.pt", scores, state)
+        checkpoint("ckpt_last.pt", scores, state)
     bar.close()
     if metrics:
         metrics.close()

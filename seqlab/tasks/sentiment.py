@@ -2,6 +2,7 @@
 with probabilities and per-token attributions.
 
     seqlab sentiment train --train sst2/train.tsv --dev sst2/dev.tsv --out runs/sst2
+    seqlab sentiment train --out runs/sst2 --resume   # continue from its ckpt_last.pt
     seqlab sentiment evaluate --checkpoint runs/sst2 --data sst2/dev.tsv
     seqlab sentiment predict --checkpoint runs/sst2 "not good at all"
     torchrun --nproc_per_node 2 -m seqlab.cli sentiment train ...   # DDP, see seqlab.distributed
@@ -29,6 +30,16 @@ from seqlab.data.labelled import Labelled, label_names, load_labelled
 from seqlab.data.tokenizers import PAD, UNK, make_tokenizer, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
+from seqlab.resume import (
+    check_same_run,
+    finished,
+    load_resume,
+    order_state,
+    restore,
+    resume_point,
+    rng_states,
+    set_rng_states,
+)
 from seqlab.training import (
     LRSchedule,
     MetricsLog,
@@ -114,6 +125,7 @@ class SentimentTrainConfig:
         },
     )
     out: str = field(default="runs/sentiment", metadata={"help": "run directory"})
+    resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
 
     def __post_init__(self):
         check(self.train is not None, "--train is required (a labelled data file or folder)")
@@ -220,17 +232,22 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
+    resume = load_resume(out, TASK, info) if cfg.resume else None
     train_data, dev_data = _load_data(cfg, gen)
     names = label_names(train_data.labels)
+    if resume is not None and resume["labels"] != names:
+        raise UserError(f"--resume: {cfg.train} has labels {names}, the run had {resume['labels']}")
     unknown = sorted(set(dev_data.labels) - set(names))
     if unknown:
         raise UserError(f"validation labels {unknown[:5]} never occur in the training data")
     if len(names) < 2:
         raise UserError(f"{cfg.train}: need at least 2 classes, found {names}")
-    tok = make_tokenizer(
-        cfg.tokenizer, train_data.texts, cfg.vocab_size, cfg.min_freq, cfg.sp_model_type, cfg.lower
-    )
-    if info.enabled:  # every process encodes with rank 0's vocabulary
+    if resume is not None:  # never rebuilt: the token ids must mean what they meant
+        tok = tokenizer_from_dict(resume["tokenizer"])
+    else:
+        sizes = (cfg.vocab_size, cfg.min_freq, cfg.sp_model_type, cfg.lower)
+        tok = make_tokenizer(cfg.tokenizer, train_data.texts, *sizes)
+    if info.enabled and resume is None:  # every process encodes with rank 0's vocabulary
         tok = tokenizer_from_dict(distributed.from_main(tok.to_dict(), info))
     seqs = encode_texts(tok, train_data.texts, cfg.max_length, cfg.lower)
     dev_seqs = encode_texts(tok, dev_data.texts, cfg.max_length, cfg.lower)
@@ -239,8 +256,13 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     dev_y = torch.tensor([index[label] for label in dev_data.labels])
 
     mcfg = dataclasses.replace(mcfg, vocab_size=tok.vocab_size, num_classes=len(names))
+    configs = {
+        k: dataclasses.asdict(c) for k, c in (("train", cfg), ("model", mcfg), ("optim", ocfg))
+    }
+    if resume is not None:
+        check_same_run(resume, out, **configs)
     model = TextClassifier(mcfg)
-    if cfg.word_vectors:
+    if cfg.word_vectors and resume is None:
         from seqlab.data.wordvectors import embedding_matrix
 
         weight, found = embedding_matrix(cfg.word_vectors, tok, mcfg.embedding_size)
@@ -254,6 +276,11 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     total = min(cfg.max_steps or 1 << 62, cfg.epochs * steps_per_epoch)
     sched = LRSchedule(optimizer, ocfg, total)
     guard = NonFiniteGuard(ocfg.max_bad_steps)
+    step, epoch, done, best, bad_evals, elapsed = 0, 0, 0, {"accuracy": -1.0}, 0, 0.0
+    if resume is not None:
+        state, epoch, done = restore(resume, model, optimizer, gen, sched, scaler)
+        step, best, bad_evals = resume["step"], state["best"], state["bad_evals"]
+        elapsed = state["elapsed_s"]
     metrics = None  # rank 0 alone writes config, metrics and checkpoints
     if info.is_main:
         write_json(
@@ -264,7 +291,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
                 "optim": dataclasses.asdict(ocfg),
             },
         )
-        metrics = MetricsLog(out / "metrics.jsonl")
+        metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
     log.info(
         "sentiment: %d train / %d dev texts, classes %s, %s vocab %d, %s %d params on %s (%s)",
         len(seqs),
@@ -280,7 +307,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     if train_data.skipped or dev_data.skipped:
         log.info("skipped malformed rows: %d train, %d dev", train_data.skipped, dev_data.skipped)
 
-    def checkpoint(name: str, result: dict) -> None:
+    def checkpoint(name: str, result: dict, state: dict) -> None:
         if not info.is_main:
             return
         save_checkpoint(
@@ -298,8 +325,22 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
                 "epoch": epoch,
                 "metrics": result,
                 "source": str(cfg.train),
+                "resume": state,
             },
         )
+
+    def run_state(done: int, n_batches: int) -> dict:
+        """What --resume needs beyond the weights (seqlab.resume); every process calls it."""
+        return {
+            "configs": configs,
+            "position": resume_point(epoch, done, n_batches, epoch_start, order_state(gen)),
+            "rng": rng_states(info),
+            "best": best,
+            "bad_evals": bad_evals,
+            "elapsed_s": time.perf_counter() - t0,
+            "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict() if scaler else None,
+        }
 
     def validate() -> dict:
         """Rank 0 scores the dev set; every process gets its result (early stopping, schedule)."""
@@ -311,13 +352,19 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             result = classification_metrics(pred, dev_y, len(names))
         return distributed.from_main(result, info)
 
-    step, epoch, best, bad_evals, t0 = 0, 0, {"accuracy": -1.0}, 0, time.perf_counter()
-    bar = progress(total=total, desc="sentiment", unit="step", disable=not info.is_main or None)
+    bar = progress(
+        total=total, initial=step, desc="sentiment", unit="step", disable=not info.is_main or None
+    )
     stop = ""
+    if resume is not None:
+        stop = finished(step, total, elapsed, cfg.time_budget, bad_evals, cfg.patience)
+        set_rng_states(resume["resume"]["rng"], info)  # last: nothing may draw after it
+    t0 = time.perf_counter() - elapsed  # a time budget counts the interrupted run's time too
     model.train()
     while not stop:
+        epoch_start = order_state(gen)
         batches = bucketed_batches([len(s) for s in seqs], cfg.batch_size, gen)
-        for k, idx in enumerate(batches):
+        for k, idx in enumerate(batches[done:], done):
             # Under torchrun each process takes its block of the same global batch (share: its
             # part of the global mean loss, so DDP's averaged gradient is the global batch's).
             block, n = distributed.shard_indices(idx, info)
@@ -364,17 +411,20 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
                         elapsed_s=round(elapsed, 1),
                     )
                 log.debug("step %d: dev accuracy %.4f", step, result["accuracy"])
-                if result["accuracy"] > best["accuracy"]:
+                improved = result["accuracy"] > best["accuracy"]
+                if improved:
                     best, bad_evals = {**result, "step": step, "elapsed_s": elapsed}, 0
-                    checkpoint("ckpt_best.pt", best)
                 else:
                     bad_evals += 1
                     if cfg.patience and bad_evals >= cfg.patience:
                         stop = f"no better dev accuracy in {cfg.patience} validations"
-                checkpoint("ckpt_last.pt", result)
+                state = run_state(k + 1, len(batches))
+                if improved:
+                    checkpoint("ckpt_best.pt", best, state)
+                checkpoint("ckpt_last.pt", result, state)
             if stop:
                 break
-        epoch += 1
+        epoch, done = epoch + 1, 0
     bar.close()
     if metrics:
         metrics.close()
