@@ -215,15 +215,21 @@ def build_demo(
         )
         if examples:
             with left:  # under the inputs; added last so "/caption" keeps its API name
-                gr.Examples(
+                picked = gr.Examples(
                     examples=[[e] for e in examples],
                     inputs=[image],
-                    outputs=outputs,
-                    fn=caption,
-                    run_on_click=True,
                     cache_examples=False,
                     label="Generated scenes (click one)" if scenes else "Examples",
                     examples_per_page=12,
+                )
+                # a clicked example loads into the image box, then captions it with the sliders'
+                # current beam and n-best (Examples' own run_on_click would pass the image alone)
+                picked.load_input_event.then(
+                    caption,
+                    [image, beam, n_best],
+                    outputs,
+                    preprocess=False,
+                    api_visibility="private",
                 )
     return demo
 

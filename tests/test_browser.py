@@ -148,8 +148,8 @@ def test_caption_app(page, shots, tmp_path):
         snap(page, shots, "caption-4-bad-files")
 
         block(page, "Generated scenes").get_by_role("button").first.click()
-        # an example runs caption(image) alone: the default beam 3, whatever the slider says
-        expect(hero.locator(".score")).to_contain_text("beam 3 · score")
+        # a clicked example is captioned with the sliders' settings (beam 1 here)
+        expect(hero.locator(".score")).to_contain_text("greedy · score")
         expect(hero).not_to_have_class(re.compile("warn"))
         snap(page, shots, "caption-5-example")
 
