@@ -31,21 +31,21 @@ DE_EXAMPLES = [["Ein Hund rennt durch den Park."], ["Zwei Männer spielen Fußba
 
 
 def attention_figure(result: dict):
-    """The attention matrix as a heatmap: target tokens (rows) against source tokens (columns)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The attention matrix as a heatmap: target tokens (rows) against source tokens (columns).
+    A plain Figure, not pyplot: no global state shared between requests."""
+    from matplotlib.figure import Figure
 
     src, tgt, attn = result["source_tokens"], result["target_tokens"], result["attention"]
-    fig, ax = plt.subplots(figsize=(max(4, 0.45 * len(src) + 1.5), max(3, 0.4 * len(tgt) + 1.2)))
+    # about 0.45 in per source token and 0.4 in per target token, within a readable page size
+    width = min(max(4.0, 0.45 * len(src) + 1.5), 14.0)
+    height = min(max(3.0, 0.4 * len(tgt) + 1.2), 10.0)
+    fig = Figure(figsize=(width, height), layout="constrained")
+    ax = fig.add_subplot()
     ax.imshow(attn, cmap="Blues", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(src)), src, rotation=60, ha="right")
     ax.set_yticks(range(len(tgt)), tgt)
     ax.set_xlabel("source tokens")
     ax.set_ylabel("target tokens")
-    fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
