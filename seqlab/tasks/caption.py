@@ -444,6 +444,7 @@ def train(
         stop = stop or step >= total or (epoch >= cfg.epochs and not cfg.max_steps)
         scores = None  # rank 0 scores; every process gets the result
         if info.is_main:
+            encoder.eval()  # a trainable encoder's BatchNorm must not learn from val images
             with autocast(precision, device):
                 scores = evaluate_bleu(
                     model, val_src, val_caps, vocab, limit=cfg.val_images, max_len=cfg.max_len
