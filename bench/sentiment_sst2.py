@@ -40,6 +40,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         threads=args.threads,
         seed=args.seed,
         device="cpu",
+        word_vectors=str(args.word_vectors) if args.word_vectors else None,
     )
     mcfg = ClassifierConfig(
         cell=cell,
@@ -93,6 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup-steps", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument(
+        "--word-vectors",
+        type=Path,
+        help="GloVe/word2vec .txt to initialise the embeddings (its dimension = --embedding-size)",
+    )
     p.add_argument("--out", default="runs/bench_sst2")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
