@@ -30,6 +30,7 @@ from seqlab.data.pairs import bucket_batches, read_parallel, read_tsv_pairs, spl
 from seqlab.data.tokenizers import BOS, EOS, PAD, make_tokenizer, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from seqlab.resume import rng_states, set_rng_states
 from seqlab.tasks.translator import TASK, corpus_bleu, translate_ids
 from seqlab.training import (
     LRSchedule,
@@ -232,7 +233,7 @@ def train(
         precision,
     )
 
-    def checkpoint(name: str, scores: dict, gen_state: torch.Tensor) -> None:
+    def checkpoint(name: str, scores: dict, gen_state: torch.Tensor, rng: list) -> None:
         if not info.is_main:
             return
         save_checkpoint(
@@ -251,6 +252,7 @@ def train(
                 "bad_evals": bad_evals,
                 "metrics": scores,
                 "gen_state": gen_state,
+                "rng": rng,  # every process's global generators: dropout resumes exactly
             },
         )
 
@@ -272,12 +274,14 @@ def train(
     def target_tokens(ids: list[int]) -> int:
         return sum(len(train_ex[i][1]) + 1 for i in ids)  # y <eos>
 
+    if resume is not None and "rng" in resume:
+        set_rng_states(resume["rng"], info)  # last: nothing may draw after it
     t0, stop, scores, minutes = time.perf_counter(), False, {}, 0.0
     bar = progress(
         total=total, initial=step, desc="translate", unit="step", disable=not info.is_main or None
     )
-    model.train()
     while epoch < cfg.epochs and not stop:
+        model.train()  # every epoch: validation's decoding leaves the model in eval mode
         if resume is not None:  # replay this epoch's batch order and skip the batches done
             gen.set_state(resume["gen_state"])
         epoch_gen_state = gen.get_state()
@@ -335,9 +339,10 @@ def train(
         if metrics:
             metrics.write(step=step, epoch=epoch, **scores, minutes=round(minutes, 3))
         log.info("step %d, epoch %d: %s (%.1f min)", step, epoch, scores, minutes)
-        checkpoint("ckpt_last.pt", scores, epoch_gen_state)
+        rng = rng_states(info)  # a collective under torchrun: every process takes part
+        checkpoint("ckpt_last.pt", scores, epoch_gen_state, rng)
         if improved:
-            checkpoint("ckpt_best.pt", scores, epoch_gen_state)
+            checkpoint("ckpt_best.pt", scores, epoch_gen_state, rng)
         if bad_evals >= cfg.patience:
             log.info("no better dev BLEU in %d evaluations: early stop", cfg.patience)
             stop = True
