@@ -1,7 +1,7 @@
 """Benchmark: Flickr8k captioning with the offline EfficientNet-Lite0 encoder, within one time
 budget that includes feature extraction.
 
-    flock /tmp/seqlab-bench.lock uv run python bench/caption_flickr8k.py \
+    uv run python bench/caption_flickr8k.py \
         --root /work/shared/data/flickr8k --time-budget-min 60
 
 Official 6000/1000/1000 split. Features of all 8000 images are extracted once (7x7x1280 grid,
@@ -44,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-reserve-min", type=float, default=3.0, help="kept for test decoding")
     p.add_argument("--beam", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--cache-dir", default="data/cache/features")
     p.add_argument("--out", default="runs/bench-caption")
