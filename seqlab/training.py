@@ -5,6 +5,7 @@ seeding, devices, TBPTT state cutting and the ``metrics.jsonl`` log.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -254,6 +255,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for, but no CUDA GPU is available")
     return device
+
+
+def open_run(
+    out: str | Path, is_main: bool, resume_step: int | None, **configs
+) -> MetricsLog | None:
+    """Start a run directory: rank 0 writes config.json (each config dataclass under its name, as
+    ``--config`` reads it back) and opens metrics.jsonl (trimmed to ``resume_step`` on a resume);
+    the other ranks write nothing and get None."""
+    if not is_main:
+        return None
+    from seqlab.checkpoint import write_json  # seqlab.checkpoint does not import this module
+
+    write_json(Path(out) / "config.json", {k: dataclasses.asdict(v) for k, v in configs.items()})
+    return MetricsLog(Path(out) / "metrics.jsonl", resume_step=resume_step)
 
 
 class MetricsLog:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab import distributed
-from seqlab.checkpoint import save_checkpoint, write_json
+from seqlab.checkpoint import save_checkpoint
 from seqlab.config import check
 from seqlab.data.captions import (
     build_vocab,
@@ -55,13 +55,13 @@ from seqlab.resume import (
     set_rng_states,
 )
 from seqlab.training import (
-    MetricsLog,
     NonFiniteGuard,
     OptimConfig,
     autocast,
     clip_and_step,
     make_grad_scaler,
     make_optimizer,
+    open_run,
     progress,
     resolve_precision,
     seed_everything,
@@ -332,23 +332,16 @@ def train(
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     budget_s = cfg.time_budget_min * 60
-    metrics, guard = None, NonFiniteGuard(ocfg.max_bad_steps)
+    guard = NonFiniteGuard(ocfg.max_bad_steps)
     step, epoch, done, best, scores, elapsed = 0, 0, 0, -1.0, {}, 0.0
     if resume is not None:
         state, epoch, done = restore(resume, model, optimizer, rng, scaler=scaler)
         step, best, scores = resume["step"], state["best"], resume["metrics"]
         elapsed = state["elapsed_s"]
-    if info.is_main:  # rank 0 alone writes config, metrics and checkpoints
-        write_json(
-            out / "config.json",
-            {
-                "train": dataclasses.asdict(cfg),
-                "optim": dataclasses.asdict(ocfg),
-                "model": dataclasses.asdict(mcfg),
-                "encoder": dataclasses.asdict(ecfg),
-            },
-        )
-        metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
+    # rank 0 alone writes config, metrics and checkpoints
+    metrics = open_run(
+        out, info.is_main, step if resume else None, train=cfg, optim=ocfg, model=mcfg, encoder=ecfg
+    )
     log.info(
         "caption: %s, %d images, %d captions, vocab %d, %s encoder, %s, on %s (%s)",
         cfg.dataset,

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab import distributed
-from seqlab.checkpoint import load_checkpoint, save_checkpoint, write_json
+from seqlab.checkpoint import load_checkpoint, save_checkpoint
 from seqlab.config import check
 from seqlab.data.text import CharVocab, default_corpus, iter_chunks, make_streams, read_text
 from seqlab.decoding import sample_next
@@ -27,7 +27,6 @@ from seqlab.models.charlm import CharLM, CharLMConfig
 from seqlab.tbptt import tbptt_forward, tbptt_windows
 from seqlab.training import (
     LRSchedule,
-    MetricsLog,
     NonFiniteGuard,
     OptimConfig,
     autocast,
@@ -35,6 +34,7 @@ from seqlab.training import (
     make_grad_scaler,
     make_optimizer,
     map_state,
+    open_run,
     progress,
     resolve_device,
     resolve_precision,
@@ -166,19 +166,8 @@ def train(
         step, epoch, pos, best = resume["step"], resume["epoch"], resume["pos"], resume["best"]
         carry = map_state(resume["carry"], lambda c: distributed.shard_batch(c.to(device), info, 1))
         torch.set_rng_state(resume["rng"])
-    if info.is_main:
-        write_json(
-            out / "config.json",
-            {
-                "train": dataclasses.asdict(cfg),
-                "model": dataclasses.asdict(mcfg),
-                "optim": dataclasses.asdict(ocfg),
-            },
-        )
-    metrics = (
-        MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
-        if info.is_main
-        else None
+    metrics = open_run(  # rank 0 alone writes config, metrics and checkpoints
+        out, info.is_main, step if resume else None, train=cfg, model=mcfg, optim=ocfg
     )
     guard = NonFiniteGuard(ocfg.max_bad_steps)
     log.info(

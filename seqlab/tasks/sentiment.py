@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqlab import distributed
-from seqlab.checkpoint import save_checkpoint, write_json
+from seqlab.checkpoint import save_checkpoint
 from seqlab.config import check
 from seqlab.data.labelled import Labelled, label_names, load_labelled
 from seqlab.data.tokenizers import PAD, UNK, make_tokenizer, tokenizer_from_dict
@@ -42,7 +42,6 @@ from seqlab.resume import (
 )
 from seqlab.training import (
     LRSchedule,
-    MetricsLog,
     NonFiniteGuard,
     OptimConfig,
     autocast,
@@ -50,6 +49,7 @@ from seqlab.training import (
     count_parameters,
     make_grad_scaler,
     make_optimizer,
+    open_run,
     progress,
     resolve_precision,
     seed_everything,
@@ -281,17 +281,10 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         state, epoch, done = restore(resume, model, optimizer, gen, sched, scaler)
         step, best, bad_evals = resume["step"], state["best"], state["bad_evals"]
         elapsed = state["elapsed_s"]
-    metrics = None  # rank 0 alone writes config, metrics and checkpoints
-    if info.is_main:
-        write_json(
-            out / "config.json",
-            {
-                "train": dataclasses.asdict(cfg),
-                "model": dataclasses.asdict(mcfg),
-                "optim": dataclasses.asdict(ocfg),
-            },
-        )
-        metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
+    # rank 0 alone writes config, metrics and checkpoints
+    metrics = open_run(
+        out, info.is_main, step if resume else None, train=cfg, model=mcfg, optim=ocfg
+    )
     log.info(
         "sentiment: %d train / %d dev texts, classes %s, %s vocab %d, %s %d params on %s (%s)",
         len(seqs),

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab import distributed
-from seqlab.checkpoint import load_checkpoint, save_checkpoint, write_json
+from seqlab.checkpoint import load_checkpoint, save_checkpoint
 from seqlab.config import check
 from seqlab.data.pairs import bucket_batches, read_parallel, read_tsv_pairs, split_pairs
 from seqlab.data.tokenizers import BOS, EOS, PAD, make_tokenizer, tokenizer_from_dict
@@ -34,7 +34,6 @@ from seqlab.resume import rng_states, set_rng_states
 from seqlab.tasks.translator import TASK, corpus_bleu, translate_ids
 from seqlab.training import (
     LRSchedule,
-    MetricsLog,
     NonFiniteGuard,
     OptimConfig,
     autocast,
@@ -42,6 +41,7 @@ from seqlab.training import (
     count_parameters,
     make_grad_scaler,
     make_optimizer,
+    open_run,
     progress,
     resolve_precision,
     seed_everything,
@@ -210,17 +210,10 @@ def train(
         optimizer.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         step, epoch, best, bad_evals = (resume[k] for k in ("step", "epoch", "best", "bad_evals"))
-    metrics = None  # rank 0 alone writes config, metrics and checkpoints
-    if info.is_main:
-        write_json(
-            out / "config.json",
-            {
-                "train": dataclasses.asdict(cfg),
-                "model": dataclasses.asdict(mcfg),
-                "optim": dataclasses.asdict(ocfg),
-            },
-        )
-        metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
+    # rank 0 alone writes config, metrics and checkpoints
+    metrics = open_run(
+        out, info.is_main, step if resume else None, train=cfg, model=mcfg, optim=ocfg
+    )
     guard = NonFiniteGuard(ocfg.max_bad_steps)
     log.info(
         "translate: %d train / %d dev pairs, vocab %d/%d, %d parameters, on %s (%s)",
