@@ -257,6 +257,17 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def precision_field(default: str = "fp32"):
+    """The ``--precision`` config field every trainer shares (see ``resolve_precision``)."""
+    return field(
+        default=default,
+        metadata={
+            "help": "fp32, bf16, fp16 (GPU) or auto (bf16 on AMX CPUs and bf16 GPUs)",
+            "choices": ["fp32", "bf16", "fp16", "auto"],
+        },
+    )
+
+
 def open_run(
     out: str | Path, is_main: bool, resume_step: int | None, **configs
 ) -> MetricsLog | None:

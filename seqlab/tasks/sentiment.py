@@ -50,6 +50,7 @@ from seqlab.training import (
     make_grad_scaler,
     make_optimizer,
     open_run,
+    precision_field,
     progress,
     resolve_precision,
     seed_everything,
@@ -110,13 +111,7 @@ class SentimentTrainConfig:
     )
     seed: int = field(default=1337, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
-    precision: str = field(
-        default="fp32",
-        metadata={
-            "help": "fp32, bf16, fp16 (GPU) or auto (bf16 on AMX CPUs and bf16 GPUs)",
-            "choices": ["fp32", "bf16", "fp16", "auto"],
-        },
-    )
+    precision: str = precision_field()
     compile: bool = field(default=False, metadata={"help": "torch.compile the model to train"})
     threads: int = field(
         default=0,

@@ -42,6 +42,7 @@ from seqlab.training import (
     make_grad_scaler,
     make_optimizer,
     open_run,
+    precision_field,
     progress,
     resolve_precision,
     seed_everything,
@@ -77,13 +78,7 @@ class TranslateTrainConfig:
     patience: int = field(default=3, metadata={"help": "stop after N evals without a better BLEU"})
     seed: int = field(default=1234, metadata={"help": "random seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
-    precision: str = field(
-        default="fp32",
-        metadata={
-            "help": "fp32, bf16, fp16 (GPU) or auto (bf16 on AMX CPUs and bf16 GPUs)",
-            "choices": ["fp32", "bf16", "fp16", "auto"],
-        },
-    )
+    precision: str = precision_field()
     compile: bool = field(default=False, metadata={"help": "torch.compile the model to train"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
 
