@@ -17,6 +17,16 @@ from seqlab.errors import UserError
 T = TypeVar("T")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except a None one: dataclass flags default to None (so an
+    override is visible) and name their real default in their help already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 

@@ -165,3 +165,13 @@ def test_unwritable_directory_keeps_previous_checkpoint(tmp_path):
 
 def test_pickle_module_not_needed_for_plain_checkpoints():
     assert pickle.HIGHEST_PROTOCOL >= 2  # plain dicts of tensors load under weights_only
+
+
+@pytest.mark.parametrize("task", ["charlm", "sentiment", "translate", "caption", "grads"])
+def test_help_names_each_default_once(task, capsys):
+    from seqlab.cli import main
+
+    argv = {"caption": ["caption", "train"], "grads": ["grads", "temporal"]}.get(task)
+    assert main([*(argv or [task, "train"]), "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--hidden-size" in out and "(default: None)" not in out

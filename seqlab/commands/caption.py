@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from seqlab.config import add_dataclass_args, from_args
+from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.errors import UserError
 from seqlab.models.captioner import CaptionerConfig
 from seqlab.models.encoders import ENCODERS, EncoderConfig
@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
 def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
     from seqlab.tasks.caption import CaptionTrainConfig
 
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     t = argparse.ArgumentParser(
         prog="seqlab caption train",
         formatter_class=fmt,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from seqlab.config import add_dataclass_args, from_args, load_config_file
+from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
 from seqlab.models.charlm import CharLMConfig
 from seqlab.training import OptimConfig
 
@@ -17,7 +16,7 @@ def add_parser(sub) -> None:
     t = verbs.add_parser(
         "train",
         help="train a char-LM with truncated BPTT",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     from seqlab.tasks.charlm import CharLMTrainConfig
 

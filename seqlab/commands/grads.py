@@ -7,12 +7,11 @@ seqlab grads plot runs/shakespeare        # grad-norm curve of any run's metrics
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
 
-from seqlab.config import add_dataclass_args, from_args
+from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.errors import UserError
 
 
@@ -22,7 +21,7 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("grads", help="gradient lab: vanishing and exploding gradients")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{temporal,train,plot}")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
 
     t = verbs.add_parser(
         "temporal", formatter_class=fmt, help="||dL/dh_t|| against the distance T - t (CSV and PNG)"

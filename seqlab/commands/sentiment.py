@@ -8,11 +8,10 @@ cat reviews.txt | seqlab sentiment predict --checkpoint runs/sst2
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
-from seqlab.config import add_dataclass_args, from_args
+from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.models.classifier import ClassifierConfig
 from seqlab.training import OptimConfig
 
@@ -28,7 +27,7 @@ def add_parser(sub) -> None:
     t = verbs.add_parser(
         "train",
         help="train a classifier on labelled text",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     from seqlab.tasks.sentiment import SentimentTrainConfig
 

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from seqlab.config import add_dataclass_args, from_args, load_config_file
+from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
 from seqlab.models.seq2seq import Seq2SeqConfig
 from seqlab.training import OptimConfig
 
@@ -44,9 +44,7 @@ def add_parser(sub) -> None:
         dest="verb", required=True, action="verbs", metavar="{train,evaluate,TEXT}"
     )
 
-    t = verbs.add_parser(
-        "train", help="train a translator", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    t = verbs.add_parser("train", help="train a translator", formatter_class=HelpFormatter)
     from seqlab.tasks.translate import TranslateTrainConfig
 
     add_dataclass_args(t, TranslateTrainConfig)
