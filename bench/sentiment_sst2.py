@@ -41,6 +41,9 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         seed=args.seed,
         device="cpu",
         word_vectors=str(args.word_vectors) if args.word_vectors else None,
+        word_dropout=args.word_dropout,
+        sp_alpha=args.sp_alpha,
+        ema=args.ema,
     )
     mcfg = ClassifierConfig(
         cell=cell,
@@ -52,7 +55,11 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         pooling=args.pooling,
     )
     ocfg = OptimConfig(
-        lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup_steps, clip_norm=5.0
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        warmup_steps=args.warmup_steps,
+        clip_norm=5.0,
     )
     t0 = time.perf_counter()
     summary = train(cfg, mcfg, ocfg)
@@ -84,6 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hidden-size", type=int, default=150)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--pooling", default="max", choices=["final", "max", "mean"])
+    p.add_argument("--word-dropout", type=float, default=0.0, help="tokens -> <unk> in training")
+    p.add_argument(
+        "--sp-alpha",
+        type=float,
+        default=0.0,
+        help="sentencepiece sampling smoothing (0: off; larger: nearer the best split)",
+    )
+    p.add_argument("--ema", type=float, default=0.0, help="average the weights (0: off)")
+    p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(
         "--schedule",

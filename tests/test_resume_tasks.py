@@ -80,6 +80,27 @@ def test_sentiment_resume_of_a_finished_run_trains_no_further(sentiment_full, tm
     _same_weights(sentiment_full, out)
 
 
+# the regularisers draw randomness too: sampled sentencepiece segmentations per epoch, word
+# dropout from torch's generator, and the weight average is state of its own
+REGULARISED = ["--tokenizer", "sentencepiece", "--vocab-size", "60", "--sp-alpha", "0.5",
+               "--word-dropout", "0.2", "--ema", "0.9"]  # fmt: skip
+
+
+@pytest.mark.parametrize("cut", [2, 6])  # mid-epoch; an epoch's end (a fresh segmentation next)
+def test_sentiment_resume_with_regularisers(sentiment_args, tmp_path, cut):
+    args = [*sentiment_args, *REGULARISED]
+    full, out = tmp_path / "full", tmp_path / "run"
+    assert main([*args, "--max-steps", "7", "--out", str(full)]) == 0
+    assert main([*args, "--max-steps", str(cut), "--out", str(out)]) == 0
+    assert main(["sentiment", "train", "--out", str(out), "--resume", "--max-steps", "7"]) == 0
+    assert _metrics(out / "metrics.jsonl") == _metrics(full / "metrics.jsonl")
+    _same_weights(full, out)
+    last = torch.load(out / "ckpt_last.pt", weights_only=True)
+    trained = last["resume"]["train_model"]
+    # the saved model is the average, not the last step's weights
+    assert not torch.equal(last["model"]["head.weight"], trained["head.weight"])
+
+
 @pytest.fixture(scope="module")
 def caption_full(tmp_path_factory):
     out = tmp_path_factory.mktemp("caption") / "full"

@@ -11,10 +11,16 @@ import torch
 from seqlab.cli import main
 from seqlab.data.labelled import label_names, load_labelled
 from seqlab.data.synthetic_sentiment import generate, write_splits
+from seqlab.data.tokenizers import PAD, UNK, SentencePieceTokenizer
 from seqlab.data.wordvectors import embedding_matrix
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
-from seqlab.tasks.sentiment import classification_metrics, collate
+from seqlab.tasks.sentiment import (
+    WeightAverage,
+    classification_metrics,
+    collate,
+    drop_words,
+)
 from seqlab.tasks.sentiment_predict import SentimentPredictor
 
 TINY = [
@@ -259,3 +265,39 @@ def test_predictor_attribution_and_bad_text(tmp_path, splits):
         pred.predict(["   "])
     long = pred.predict(["good " * 5000])[0]  # cut at max_length tokens
     assert long["label"] in pred.labels
+
+
+def test_word_dropout_only_hits_real_tokens():
+    torch.manual_seed(0)
+    x = torch.tensor([[5, 6, 7, 8, 0, 0]] * 2000)  # (B, T), 0 = padding
+    y = drop_words(x, 0.25)
+    assert (y[:, 4:] == PAD).all()
+    hit = (y[:, :4] == UNK).float().mean().item()
+    assert 0.23 < hit < 0.27
+    assert torch.equal(y[y != UNK], x[y != UNK])
+
+
+def test_weight_average_warms_up_then_follows_slowly():
+    model = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    avg = WeightAverage(model, decay=0.99)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    avg.update(model)  # warm-up decay (1 + 1) / (10 + 1)
+    assert torch.allclose(avg.model.weight, torch.full((1, 2), 1 - 2 / 11))
+    for _ in range(2000):
+        avg.update(model)
+    assert torch.allclose(avg.model.weight, torch.ones(1, 2), atol=1e-6)
+    assert not avg.model.weight.requires_grad
+
+
+def test_sentencepiece_sampling_varies_the_split_not_the_text():
+    import sentencepiece as spm
+
+    texts = [t for t, _ in generate(300, seed=0)]
+    tok = SentencePieceTokenizer.train(texts, vocab_size=80, lower=True)
+    spm.set_random_generator_seed(1)
+    text = texts[0].lower()
+    splits = {tuple(tok.sample(text, 0.1)) for _ in range(20)}
+    assert len(splits) > 1
+    assert {tok.decode(s) for s in splits} == {tok.decode(tok.encode(text))}

@@ -149,6 +149,12 @@ class SentencePieceTokenizer:
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(text.lower() if self.lower else text)
 
+    def sample(self, text: str, alpha: float) -> list[int]:
+        """One segmentation drawn from the unigram lattice (all of it: nbest -1) with smoothing
+        alpha, Kudo 2018's subword regularisation; seed with spm.set_random_generator_seed."""
+        text = text.lower() if self.lower else text
+        return self.sp.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1)
+
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode(_strip(ids))
 

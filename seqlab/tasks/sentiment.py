@@ -94,6 +94,27 @@ class SentimentTrainConfig:
             "help": "initialise embeddings from GloVe/word2vec text vectors (word tokenizer)"
         },
     )
+    word_dropout: float = field(
+        default=0.0,
+        metadata={
+            "help": "replace each training token with <unk> with this probability (Iyyer et al. "
+            "2015; 0: off)"
+        },
+    )
+    sp_alpha: float = field(
+        default=0.0,
+        metadata={
+            "help": "sentencepiece subword regularisation: sample a segmentation of each "
+            "training text every epoch with this smoothing (Kudo 2018; 0: off)"
+        },
+    )
+    ema: float = field(
+        default=0.0,
+        metadata={
+            "help": "validate and save an exponential moving average of the weights with this "
+            "decay, e.g. 0.999 (Polyak averaging; 0: off)"
+        },
+    )
     batch_size: int = field(default=64, metadata={"help": "texts per batch"})
     epochs: int = field(default=10, metadata={"help": "passes over the training data"})
     max_steps: int = field(default=0, metadata={"help": "stop after N steps (0: no limit)"})
@@ -133,11 +154,49 @@ class SentimentTrainConfig:
         check(self.min_freq >= 1, f"--min-freq must be >= 1, got {self.min_freq}")
         check(self.eval_every >= 0 and self.patience >= 0, "--eval-every/--patience must be >= 0")
         check(self.log_every >= 1, f"--log-every must be >= 1, got {self.log_every}")
+        check(0 <= self.word_dropout < 1, f"--word-dropout must be in [0, 1): {self.word_dropout}")
+        check(0 <= self.sp_alpha <= 1, f"--sp-alpha must be in [0, 1], got {self.sp_alpha}")
+        check(
+            self.sp_alpha == 0 or self.tokenizer == "sentencepiece",
+            "--sp-alpha needs --tokenizer sentencepiece",
+        )
+        check(0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}")
 
 
-def encode_texts(tokenizer, texts: list[str], max_length: int, lower: bool) -> list[list[int]]:
-    """Token ids per text, cut at ``max_length``; an empty result becomes [<unk>] (length >= 1)."""
-    return [tokenizer.encode(t.lower() if lower else t)[:max_length] or [UNK] for t in texts]
+def encode_texts(
+    tokenizer, texts: list[str], max_length: int, lower: bool, alpha: float = 0.0
+) -> list[list[int]]:
+    """Token ids per text, cut at ``max_length``; an empty result becomes [<unk>] (length >= 1).
+    alpha > 0 samples a sentencepiece segmentation per text (subword regularisation)."""
+    encode = (lambda t: tokenizer.sample(t, alpha)) if alpha else tokenizer.encode  # noqa: E731
+    return [encode(t.lower() if lower else t)[:max_length] or [UNK] for t in texts]
+
+
+def drop_words(x: Tensor, p: float) -> Tensor:
+    """Word dropout: each real token of x (B, T) becomes <unk> with probability p."""
+    hit = (torch.rand(x.shape) < p) & (x != PAD)
+    return x.masked_fill(hit, UNK)  # (B, T)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (Polyak and Juditsky 1992), with the
+    usual warm-up: the decay is min(decay, (1 + n) / (10 + n)) after n updates, so the first
+    steps do not drag the random initialisation along."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        import copy
+
+        self.model = copy.deepcopy(model).requires_grad_(False)
+        self.decay, self.updates = decay, 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        avg = list(self.model.state_dict().values())
+        now = list(model.state_dict().values())
+        floats = [(a, b) for a, b in zip(avg, now, strict=True) if a.is_floating_point()]
+        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], 1.0 - d)
 
 
 def collate(seqs: list[list[int]]) -> tuple[Tensor, Tensor]:
@@ -264,6 +323,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         model.embedding.weight.data[found] = weight[found]
         log.info("word vectors: %d of %d tokens initialised", len(found), tok.vocab_size)
     model.to(device)
+    avg = WeightAverage(model, cfg.ema) if cfg.ema else None  # what validation scores
     fwd = distributed.training_module(model, info, device, cfg.compile)  # `model` is saved
     optimizer = _make_optimizer(model, ocfg, device)
     scaler = make_grad_scaler(precision, device)
@@ -275,6 +335,10 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     if resume is not None:
         state, epoch, done = restore(resume, model, optimizer, gen, sched, scaler)
         step, best, bad_evals = resume["step"], state["best"], state["bad_evals"]
+        if avg is not None:  # "model" holds the average; the trained weights are kept apart
+            avg.model.load_state_dict(resume["model"])
+            model.load_state_dict(state["train_model"])
+            avg.updates = state["ema_updates"]
         elapsed = state["elapsed_s"]
     # rank 0 alone writes config, metrics and checkpoints
     metrics = open_run(
@@ -303,7 +367,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             {
                 "task": TASK,
                 "model_config": dataclasses.asdict(mcfg),
-                "model": model.state_dict(),
+                "model": (avg.model if avg else model).state_dict(),
                 "tokenizer": tok.to_dict(),
                 "labels": names,
                 "max_length": cfg.max_length,
@@ -328,6 +392,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             "elapsed_s": time.perf_counter() - t0,
             "scheduler": sched.state_dict(),
             "scaler": scaler.state_dict() if scaler else None,
+            "train_model": model.state_dict() if avg else None,
+            "ema_updates": avg.updates if avg else 0,
         }
 
     def validate() -> dict:
@@ -335,7 +401,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         result = None
         if info.is_main:
             with autocast(precision, device):
-                pred = predict_ids(model, dev_seqs, device).argmax(-1)
+                pred = predict_ids(avg.model if avg else model, dev_seqs, device).argmax(-1)
             model.train()
             result = classification_metrics(pred, dev_y, len(names))
         return distributed.from_main(result, info)
@@ -350,6 +416,11 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     t0 = time.perf_counter() - elapsed  # a time budget counts the interrupted run's time too
     model.train()
     while not stop:
+        if cfg.sp_alpha:  # a fresh segmentation per epoch, the same after a resume
+            import sentencepiece as spm
+
+            spm.set_random_generator_seed(cfg.seed * 7919 + epoch)
+            seqs = encode_texts(tok, train_data.texts, cfg.max_length, cfg.lower, cfg.sp_alpha)
         epoch_start = order_state(gen)
         batches = bucketed_batches([len(s) for s in seqs], cfg.batch_size, gen)
         for k, idx in enumerate(batches[done:], done):
@@ -357,6 +428,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             # part of the global mean loss, so DDP's averaged gradient is the global batch's).
             block, n = distributed.shard_indices(idx, info)
             x, lengths = collate([seqs[i] for i in block])
+            if cfg.word_dropout:
+                x = drop_words(x, cfg.word_dropout)
             with autocast(precision, device):
                 logits = fwd(x.to(device), lengths)  # (B, C)
                 loss = F.cross_entropy(logits, y[block].to(device))
@@ -364,6 +437,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
             norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
+            if avg is not None and stepped:
+                avg.update(model)
             step += 1
             elapsed = time.perf_counter() - t0
             used = (
