@@ -49,7 +49,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         cell=cell,
         embedding_size=args.embedding_size,
         hidden_size=args.hidden_size,
-        num_layers=1,
+        num_layers=args.num_layers,
         bidirectional=True,
         dropout=args.dropout,
         pooling=args.pooling,
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vocab-size", type=int, default=8000)
     p.add_argument("--embedding-size", type=int, default=200)
     p.add_argument("--hidden-size", type=int, default=150)
+    p.add_argument("--num-layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--pooling", default="max", choices=["final", "max", "mean"])
     p.add_argument("--word-dropout", type=float, default=0.0, help="tokens -> <unk> in training")
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--word-vectors",
         type=Path,
-        help="GloVe/word2vec .txt to initialise the embeddings (its dimension = --embedding-size)",
+        help="GloVe/word2vec .txt for the embeddings (narrower vectors: the first columns)",
     )
     p.add_argument("--out", default="runs/bench_sst2")
     args = p.parse_args(argv)

@@ -11,8 +11,8 @@ import torch
 from seqlab.cli import main
 from seqlab.data.labelled import label_names, load_labelled
 from seqlab.data.synthetic_sentiment import generate, write_splits
-from seqlab.data.tokenizers import PAD, UNK, SentencePieceTokenizer
-from seqlab.data.wordvectors import embedding_matrix
+from seqlab.data.tokenizers import PAD, UNK, SentencePieceTokenizer, tokenizer_from_dict
+from seqlab.data.wordvectors import embedding_matrix, vector_size
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
 from seqlab.tasks.sentiment import (
@@ -129,6 +129,27 @@ def test_word_vectors_fill_known_rows(tmp_path):
     assert weight[found[0]].tolist() == [1, 2, 3]
     with pytest.raises(UserError, match="embedding-size 3"):
         embedding_matrix(vec, tok, 4)
+    assert vector_size(vec) == 3
+    (tmp_path / "glove.txt").write_text("good 1 2\nbad 3 4\n")
+    assert vector_size(tmp_path / "glove.txt") == 2
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(UserError, match="no word vectors"):
+        vector_size(tmp_path / "empty.txt")
+
+
+def test_narrow_word_vectors_fill_the_first_columns(tmp_path, splits):
+    train, dev = splits
+    vec = tmp_path / "glove.txt"
+    vec.write_text("great 9 9\nawful -9 -9\n")
+    out = tmp_path / "run"
+    args = ["sentiment", "train", "--train", str(train), "--dev", str(dev), "--out", str(out)]
+    wide = [*TINY, "--word-vectors", str(vec), "--max-steps", "1", "--lr", "1e-9"]
+    assert main([*args, *wide]) == 0
+    ckpt = torch.load(out / "ckpt_last.pt", weights_only=True)
+    tok = tokenizer_from_dict(ckpt["tokenizer"])
+    row = ckpt["model"]["embedding.weight"][tok.encode("great")[0]]  # (8,)
+    assert torch.allclose(row[:2], torch.tensor([9.0, 9.0])) and row[2:].abs().sum() > 0
+    assert main([*args, "--embedding-size", "1", "--word-vectors", str(vec)]) == 1
 
 
 # --------------------------------------------------------------------------- model

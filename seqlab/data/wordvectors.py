@@ -52,6 +52,24 @@ def read_vectors(path: str | Path, wanted: set[str], dim: int) -> dict[str, list
     return found
 
 
+def vector_size(path: str | Path) -> int:
+    """The number of values per word in a vectors file (from its first word line)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"word vectors file not found: {p}")
+    try:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                parts = line.rstrip("\n").rstrip(" ").split(" ")
+                if n == 1 and len(parts) == 2 and all(s.isdigit() for s in parts):
+                    return int(parts[1])  # word2vec header: "<count> <dim>"
+                if len(parts) > 1:
+                    return len(parts) - 1
+    except OSError as e:
+        raise UserError(f"cannot read {p}: {e.strerror or e}") from e
+    raise UserError(f"{p}: no word vectors in the file")
+
+
 def embedding_matrix(path: str | Path, tokenizer, dim: int) -> tuple[Tensor, Tensor]:
     """(V, dim) rows for the tokenizer's pieces found in the file, and the ids that were found.
 

@@ -317,11 +317,24 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         check_same_run(resume, out, **configs)
     model = TextClassifier(mcfg)
     if cfg.word_vectors and resume is None:
-        from seqlab.data.wordvectors import embedding_matrix
+        from seqlab.data.wordvectors import embedding_matrix, vector_size
 
-        weight, found = embedding_matrix(cfg.word_vectors, tok, mcfg.embedding_size)
-        model.embedding.weight.data[found] = weight[found]
-        log.info("word vectors: %d of %d tokens initialised", len(found), tok.vocab_size)
+        # vectors narrower than the embedding fill its first columns; the rest start random
+        d = vector_size(cfg.word_vectors)
+        if d > mcfg.embedding_size:
+            raise UserError(
+                f"{cfg.word_vectors} has {d} values per word, more than --embedding-size "
+                f"{mcfg.embedding_size}; pass --embedding-size {d} or more"
+            )
+        weight, found = embedding_matrix(cfg.word_vectors, tok, d)
+        model.embedding.weight.data[found, :d] = weight[found]
+        log.info(
+            "word vectors: %d of %d tokens initialised (%d of %d columns)",
+            len(found),
+            tok.vocab_size,
+            d,
+            mcfg.embedding_size,
+        )
     model.to(device)
     avg = WeightAverage(model, cfg.ema) if cfg.ema else None  # what validation scores
     fwd = distributed.training_module(model, info, device, cfg.compile)  # `model` is saved
