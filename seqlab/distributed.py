@@ -54,6 +54,12 @@ def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
     return info, dev
 
 
+def print_main(text: str) -> None:
+    """Print on rank 0 only: under torchrun every process runs the command to its end."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(text)
+
+
 def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
     """DDP-wrap ``model`` when distributed; the unwrapped model is what gets saved."""
     if not info.enabled:

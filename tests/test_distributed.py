@@ -40,6 +40,7 @@ def _run(cmd, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
+    return res
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):

@@ -71,12 +71,12 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def _torchrun(tmp_path, runs: list[list[str]]) -> None:
+def _torchrun(tmp_path, runs: list[list[str]]) -> str:
     """One launch for all runs: a start-up of 3 Pythons importing torch is most of the time."""
     script = tmp_path / "runs.py"
     script.write_text(RUNNER)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    _run([*cmd, str(script), json.dumps([runs, _free_ports(len(runs))])], tmp_path)
+    return _run([*cmd, str(script), json.dumps([runs, _free_ports(len(runs))])], tmp_path).stdout
 
 
 def _losses(run) -> list[dict]:
@@ -88,8 +88,11 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     args = {name: make(tmp_path) for name, make in TASKS.items()}
     for name, argv in args.items():
         assert main([*argv, *COMMON, "--out", str(tmp_path / "one" / name)]) == 0
-    _torchrun(tmp_path, [[*argv, *COMMON, "--out", f"two/{name}"] for name, argv in args.items()])
+    out = _torchrun(
+        tmp_path, [[*argv, *COMMON, "--out", f"two/{name}"] for name, argv in args.items()]
+    )
     assert list((tmp_path / "rank1").iterdir()) == []  # rank 1 wrote nothing
+    assert out.count('"processes": 2') == len(TASKS)  # one summary per run, from rank 0
     for name in TASKS:
         one, two = tmp_path / "one" / name, tmp_path / "rank0" / "two" / name
         a, b = _losses(one), _losses(two)

@@ -132,6 +132,9 @@ def test_word_vectors_fill_known_rows(tmp_path):
     assert vector_size(vec) == 3
     (tmp_path / "glove.txt").write_text("good 1 2\nbad 3 4\n")
     assert vector_size(tmp_path / "glove.txt") == 2
+    (tmp_path / "bom.txt").write_bytes("\ufeffgood 5 6 7\n".encode())  # Notepad's BOM
+    assert vector_size(tmp_path / "bom.txt") == 3
+    assert embedding_matrix(tmp_path / "bom.txt", tok, 3)[0][found[0]].tolist() == [5, 6, 7]
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(UserError, match="no word vectors"):
         vector_size(tmp_path / "empty.txt")

@@ -13,6 +13,7 @@ import argparse
 import json
 
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args
+from seqlab.distributed import print_main
 from seqlab.errors import UserError
 from seqlab.models.captioner import CaptionerConfig
 from seqlab.models.encoders import ENCODERS, EncoderConfig
@@ -109,7 +110,7 @@ def _train(args) -> int:
         from_args(EncoderConfig, args, base),
         from_args(OptimConfig, args, base),
     )
-    print(json.dumps(summary, indent=2))
+    print_main(json.dumps(summary, indent=2))  # once, not per process
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
+from seqlab.distributed import print_main
 from seqlab.models.charlm import CharLMConfig
 from seqlab.training import OptimConfig
 
@@ -50,7 +51,7 @@ def _train(args) -> int:
     base = load_config_file(args.config)
     cfg = from_args(CharLMTrainConfig, args, base)
     summary = train(cfg, from_args(CharLMConfig, args, base), from_args(OptimConfig, args, base))
-    print(json.dumps(summary, indent=2))
+    print_main(json.dumps(summary, indent=2))  # once, not per process
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import sys
 
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args
+from seqlab.distributed import print_main
 from seqlab.models.classifier import ClassifierConfig
 from seqlab.training import OptimConfig
 
@@ -67,7 +68,7 @@ def _train(args) -> int:
     cfg = from_args(SentimentTrainConfig, args, base)
     ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
     summary = train(cfg, from_args(ClassifierConfig, args, base), ocfg)
-    print(json.dumps(summary, indent=2))
+    print_main(json.dumps(summary, indent=2))  # once, not per process
     return 0
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
+from seqlab.distributed import print_main
 from seqlab.models.seq2seq import Seq2SeqConfig
 from seqlab.training import OptimConfig
 
@@ -91,7 +92,7 @@ def _train(args) -> int:
     cfg = from_args(TranslateTrainConfig, args, base)
     ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
     summary = train(cfg, from_args(Seq2SeqConfig, args, base), ocfg)
-    print(json.dumps(summary, indent=2))
+    print_main(json.dumps(summary, indent=2))  # once, not per process
     return 0
 
 

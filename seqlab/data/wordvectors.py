@@ -26,7 +26,7 @@ def read_vectors(path: str | Path, wanted: set[str], dim: int) -> dict[str, list
         raise UserError(f"word vectors file not found: {p}")
     found: dict[str, list[float]] = {}
     try:
-        with open(p, encoding="utf-8", errors="strict") as f:
+        with open(p, encoding="utf-8-sig", errors="strict") as f:  # a BOM is not a word
             for n, line in enumerate(f, 1):
                 parts = line.rstrip("\n").rstrip(" ").split(" ")
                 if n == 1 and len(parts) == 2 and all(s.isdigit() for s in parts):
@@ -58,7 +58,7 @@ def vector_size(path: str | Path) -> int:
     if not p.is_file():
         raise UserError(f"word vectors file not found: {p}")
     try:
-        with open(p, encoding="utf-8", errors="replace") as f:
+        with open(p, encoding="utf-8-sig", errors="replace") as f:
             for n, line in enumerate(f, 1):
                 parts = line.rstrip("\n").rstrip(" ").split(" ")
                 if n == 1 and len(parts) == 2 and all(s.isdigit() for s in parts):
