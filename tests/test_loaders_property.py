@@ -70,6 +70,8 @@ def test_read_text_crlf_reads_like_lf(tmp_path_factory, lines, bom):
 @example(
     raw=b"text\tlabel\n" + b"a film\tpos\n" * 1000 + b"caf\xe9\tneg\n", suffix=".tsv", skip=True
 )
+@example(raw=b"\xef", suffix=".tsv", skip=False)  # a cut-off BOM: not UTF-8, not empty
+@example(raw=b"\xef\xbb", suffix=".jsonl", skip=True)
 def test_labelled_any_bytes(tmp_path_factory, raw, suffix, skip):
     path = write(tmp_path_factory.mktemp("l"), "data" + suffix, raw)
     got, msg = call(load_labelled, path, skip_bad=skip)
