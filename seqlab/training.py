@@ -5,6 +5,7 @@ seeding, devices, TBPTT state cutting and the ``metrics.jsonl`` log.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import logging
@@ -337,3 +338,22 @@ def progress(iterable=None, **kwargs):
     kwargs.setdefault("disable", not sys.stderr.isatty())
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kwargs)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (Polyak and Juditsky 1992), with the
+    usual warm-up: the decay is min(decay, (1 + n) / (10 + n)) after n updates, so the first
+    steps do not drag the random initialisation along."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.model = copy.deepcopy(model).requires_grad_(False)
+        self.decay, self.updates = decay, 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        avg = list(self.model.state_dict().values())
+        now = list(model.state_dict().values())
+        floats = [(a, b) for a, b in zip(avg, now, strict=True) if a.is_floating_point()]
+        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], 1.0 - d)

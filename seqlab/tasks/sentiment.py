@@ -44,6 +44,7 @@ from seqlab.training import (
     LRSchedule,
     NonFiniteGuard,
     OptimConfig,
+    WeightAverage,
     autocast,
     clip_and_step,
     count_parameters,
@@ -176,27 +177,6 @@ def drop_words(x: Tensor, p: float) -> Tensor:
     """Word dropout: each real token of x (B, T) becomes <unk> with probability p."""
     hit = (torch.rand(x.shape) < p) & (x != PAD)
     return x.masked_fill(hit, UNK)  # (B, T)
-
-
-class WeightAverage:
-    """An exponential moving average of a model's weights (Polyak and Juditsky 1992), with the
-    usual warm-up: the decay is min(decay, (1 + n) / (10 + n)) after n updates, so the first
-    steps do not drag the random initialisation along."""
-
-    def __init__(self, model: torch.nn.Module, decay: float):
-        import copy
-
-        self.model = copy.deepcopy(model).requires_grad_(False)
-        self.decay, self.updates = decay, 0
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        avg = list(self.model.state_dict().values())
-        now = list(model.state_dict().values())
-        floats = [(a, b) for a, b in zip(avg, now, strict=True) if a.is_floating_point()]
-        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], 1.0 - d)
 
 
 def collate(seqs: list[list[int]]) -> tuple[Tensor, Tensor]:
