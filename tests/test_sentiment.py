@@ -131,6 +131,9 @@ def test_word_vectors_fill_known_rows(tmp_path):
     (tmp_path / "bom.txt").write_bytes("\ufeffgood 5 6 7\n".encode())  # Notepad's BOM
     assert vector_size(tmp_path / "bom.txt") == 3
     assert embedding_matrix(tmp_path / "bom.txt", tok, 3)[0][found[0]].tolist() == [5, 6, 7]
+    (tmp_path / "cut.txt").write_bytes(b"\xef")  # only the start of a BOM
+    with pytest.raises(UserError, match="not UTF-8"):
+        embedding_matrix(tmp_path / "cut.txt", tok, 3)
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(UserError, match="no word vectors"):
         vector_size(tmp_path / "empty.txt")

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlab.data.text import cut_off_bom
 from seqlab.errors import UserError
 
 TEXT_COLUMNS = ("sentence", "text", "review", "content", "document")
@@ -93,11 +94,7 @@ def load_labelled(
 
 def _open_text(p: Path):
     try:
-        with open(p, "rb") as f:
-            head = f.read(3)
-        # CPython's streaming utf-8-sig decoder drops a file that is only a cut-off BOM
-        # (b"\xef" or b"\xef\xbb") as if it were empty; it is not UTF-8 text
-        if head and len(head) < 3 and b"\xef\xbb\xbf".startswith(head):
+        if cut_off_bom(p):
             raise _not_utf8(p)
         return open(p, encoding="utf-8-sig", newline="")  # noqa: SIM115 - caller closes it
     except OSError as e:

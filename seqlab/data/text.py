@@ -14,6 +14,14 @@ from torch import Tensor
 from seqlab.errors import UserError
 
 
+def cut_off_bom(p: Path) -> bool:
+    """True for a file that is only the start of a UTF-8 BOM (1 or 2 bytes): CPython's streaming
+    utf-8-sig decoder reads it as empty text, though it is not UTF-8 at all."""
+    with open(p, "rb") as f:
+        head = f.read(3)
+    return 0 < len(head) < 3 and b"\xef\xbb\xbf".startswith(head)
+
+
 def read_text(path: str | Path, max_bytes: int = 1 << 31) -> str:
     """Read a UTF-8 text file; every failure becomes one clear sentence naming the file."""
     p = Path(path)

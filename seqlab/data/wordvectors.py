@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from seqlab.data.text import cut_off_bom
 from seqlab.errors import UserError
 
 
@@ -26,6 +27,8 @@ def read_vectors(path: str | Path, wanted: set[str], dim: int) -> dict[str, list
         raise UserError(f"word vectors file not found: {p}")
     found: dict[str, list[float]] = {}
     try:
+        if cut_off_bom(p):
+            raise UnicodeDecodeError("utf-8", b"", 0, 1, "a cut-off byte order mark")
         with open(p, encoding="utf-8-sig", errors="strict") as f:  # a BOM is not a word
             for n, line in enumerate(f, 1):
                 parts = line.rstrip("\n").rstrip(" ").split(" ")
