@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqlab.data.text import cut_off_bom
+from seqlab.data.text import open_utf8
 from seqlab.errors import UserError
 
 TEXT_COLUMNS = ("sentence", "text", "review", "content", "document")
@@ -94,9 +94,9 @@ def load_labelled(
 
 def _open_text(p: Path):
     try:
-        if cut_off_bom(p):
-            raise _not_utf8(p)
-        return open(p, encoding="utf-8-sig", newline="")  # noqa: SIM115 - caller closes it
+        return open_utf8(p, newline="")  # the caller closes it
+    except UnicodeDecodeError as e:
+        raise _not_utf8(p) from e
     except OSError as e:
         raise UserError(f"cannot read {p}: {e.strerror or e}") from e
 

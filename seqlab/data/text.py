@@ -14,12 +14,16 @@ from torch import Tensor
 from seqlab.errors import UserError
 
 
-def cut_off_bom(p: Path) -> bool:
-    """True for a file that is only the start of a UTF-8 BOM (1 or 2 bytes): CPython's streaming
-    utf-8-sig decoder reads it as empty text, though it is not UTF-8 at all."""
-    with open(p, "rb") as f:
-        head = f.read(3)
-    return 0 < len(head) < 3 and b"\xef\xbb\xbf".startswith(head)
+def open_utf8(p: Path, errors: str = "strict", newline: str | None = None):
+    """Open UTF-8 text for reading, skipping a BOM. CPython's streaming utf-8-sig decoder reads a
+    file that is only a cut-off BOM (1 or 2 bytes) as empty text; under errors="strict" that is
+    the UnicodeDecodeError it is, as for any other byte that is not UTF-8."""
+    if errors == "strict":
+        with open(p, "rb") as f:
+            head = f.read(3)
+        if 0 < len(head) < 3 and b"\xef\xbb\xbf".startswith(head):
+            raise UnicodeDecodeError("utf-8", head, 0, len(head), "a cut-off byte order mark")
+    return open(p, encoding="utf-8-sig", errors=errors, newline=newline)  # noqa: SIM115
 
 
 def read_text(path: str | Path, max_bytes: int = 1 << 31) -> str:
