@@ -46,6 +46,8 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         word_dropout=args.word_dropout,
         sp_alpha=args.sp_alpha,
         ema=args.ema,
+        adversarial=args.adversarial,
+        label_smoothing=args.label_smoothing,
     )
     mcfg = ClassifierConfig(
         cell=cell,
@@ -102,6 +104,13 @@ def main(argv: list[str] | None = None) -> None:
         help="sentencepiece sampling smoothing (0: off; larger: nearer the best split)",
     )
     p.add_argument("--ema", type=float, default=0.999, help="average the weights (0: off)")
+    p.add_argument(
+        "--adversarial",
+        type=float,
+        default=0.0,
+        help="adversarial perturbation of the embeddings, L2 norm per text (0: off)",
+    )
+    p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(

@@ -81,9 +81,11 @@ def test_sentiment_resume_of_a_finished_run_trains_no_further(sentiment_full, tm
 
 
 # the regularisers draw randomness too: sampled sentencepiece segmentations per epoch, word
-# dropout from torch's generator, and the weight average is state of its own
+# dropout from torch's generator (twice per step with adversarial training), and the weight
+# average is state of its own
 REGULARISED = ["--tokenizer", "sentencepiece", "--vocab-size", "60", "--sp-alpha", "0.5",
-               "--word-dropout", "0.2", "--ema", "0.9"]  # fmt: skip
+               "--word-dropout", "0.2", "--ema", "0.9", "--adversarial", "1.0",
+               "--label-smoothing", "0.1"]  # fmt: skip
 
 
 @pytest.mark.parametrize("cut", [2, 6])  # mid-epoch; an epoch's end (a fresh segmentation next)

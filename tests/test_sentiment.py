@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from seqlab.cli import main
 from seqlab.data.labelled import label_names, load_labelled
@@ -15,7 +16,12 @@ from seqlab.data.tokenizers import PAD, UNK, SentencePieceTokenizer, tokenizer_f
 from seqlab.data.wordvectors import embedding_matrix, vector_size
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
-from seqlab.tasks.sentiment import classification_metrics, collate, drop_words
+from seqlab.tasks.sentiment_batches import (
+    adversarial_perturbation,
+    classification_metrics,
+    collate,
+    drop_words,
+)
 from seqlab.tasks.sentiment_predict import SentimentPredictor
 from seqlab.training import WeightAverage
 
@@ -298,6 +304,30 @@ def test_word_dropout_only_hits_real_tokens():
     hit = (y[:, :4] == UNK).float().mean().item()
     assert 0.23 < hit < 0.27
     assert torch.equal(y[y != UNK], x[y != UNK])
+
+
+def test_adversarial_perturbation_is_the_worst_nearby_embeddings():
+    torch.manual_seed(0)
+    model = TextClassifier(ClassifierConfig(vocab_size=30, embedding_size=8, hidden_size=6))
+    model.eval()  # no dropout: the same function in every call below
+    x = torch.randint(1, 30, (4, 7))
+    x[0, 5:] = 0  # a shorter text: padding at the end
+    lengths = torch.tensor([5, 7, 7, 7])
+    y = torch.tensor([0, 1, 0, 1])
+
+    def loss(noise):
+        return F.cross_entropy(model(x, lengths, noise), y, reduction="none")  # (B,)
+
+    noise = torch.zeros(4, 7, 8, requires_grad=True)
+    loss(noise).sum().backward()
+    r = adversarial_perturbation(noise.grad, 0.05)
+    assert torch.allclose(r.flatten(1).norm(dim=1), torch.full((4,), 0.05))
+    assert (r[0, 5:] == 0).all()  # padding is never moved
+    clean = loss(None).detach()
+    with torch.no_grad():
+        random = torch.randn(4, 7, 8)
+        random = 0.05 * random / random.flatten(1).norm(dim=1)[:, None, None]
+        assert (loss(r) > clean).all() and (loss(r) > loss(random)).all()
 
 
 def test_weight_average_warms_up_then_follows_slowly():

@@ -80,9 +80,14 @@ class TextClassifier(nn.Module):
         D = 2 if cfg.bidirectional else 1
         self.head = nn.Linear(D * cfg.hidden_size, cfg.num_classes)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """x: (B, T) token ids (0 = padding), lengths: (B,) -> class logits (B, C)."""
-        return self.forward_embedded(self.embedding(x), lengths)
+    def forward(self, x: Tensor, lengths: Tensor, noise: Tensor | None = None) -> Tensor:
+        """x: (B, T) token ids (0 = padding), lengths: (B,) -> class logits (B, C).
+
+        noise (B, T, E), if given, is added to the embeddings: adversarial training passes zeros
+        that require grad to get the loss's gradient w.r.t. the embeddings, then the perturbation.
+        """
+        e = self.embedding(x)  # (B, T, E)
+        return self.forward_embedded(e if noise is None else e + noise, lengths)
 
     def forward_embedded(self, e: Tensor, lengths: Tensor) -> Tensor:
         """The same from embeddings (B, T, E): attribution methods differentiate through this."""

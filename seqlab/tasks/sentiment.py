@@ -21,13 +21,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 
 from seqlab import distributed
 from seqlab.checkpoint import save_checkpoint
 from seqlab.config import check
 from seqlab.data.labelled import Labelled, label_names, load_labelled
-from seqlab.data.tokenizers import PAD, UNK, make_tokenizer, tokenizer_from_dict
+from seqlab.data.tokenizers import make_tokenizer, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
 from seqlab.resume import (
@@ -39,6 +38,15 @@ from seqlab.resume import (
     resume_point,
     rng_states,
     set_rng_states,
+)
+from seqlab.tasks.sentiment_batches import (
+    adversarial_perturbation,
+    bucketed_batches,
+    classification_metrics,
+    collate,
+    drop_words,
+    encode_texts,
+    predict_ids,
 )
 from seqlab.training import (
     LRSchedule,
@@ -109,6 +117,16 @@ class SentimentTrainConfig:
             "training text every epoch with this smoothing (Kudo 2018; 0: off)"
         },
     )
+    adversarial: float = field(
+        default=0.0,
+        metadata={
+            "help": "adversarial training: also fit each text with its embeddings moved this far "
+            "(L2 norm over the text) along the loss gradient (Miyato et al. 2017; 0: off)"
+        },
+    )
+    label_smoothing: float = field(
+        default=0.0, metadata={"help": "cross-entropy label smoothing (Szegedy et al. 2016)"}
+    )
     ema: float = field(
         default=0.0,
         metadata={
@@ -162,75 +180,11 @@ class SentimentTrainConfig:
             "--sp-alpha needs --tokenizer sentencepiece",
         )
         check(0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}")
-
-
-def encode_texts(
-    tokenizer, texts: list[str], max_length: int, lower: bool, alpha: float = 0.0
-) -> list[list[int]]:
-    """Token ids per text, cut at ``max_length``; an empty result becomes [<unk>] (length >= 1).
-    alpha > 0 samples a sentencepiece segmentation per text (subword regularisation)."""
-    encode = (lambda t: tokenizer.sample(t, alpha)) if alpha else tokenizer.encode  # noqa: E731
-    return [encode(t.lower() if lower else t)[:max_length] or [UNK] for t in texts]
-
-
-def drop_words(x: Tensor, p: float) -> Tensor:
-    """Word dropout: each real token of x (B, T) becomes <unk> with probability p."""
-    hit = (torch.rand(x.shape) < p) & (x != PAD)
-    return x.masked_fill(hit, UNK)  # (B, T)
-
-
-def collate(seqs: list[list[int]]) -> tuple[Tensor, Tensor]:
-    """Pad to the longest: ids (B, T) with PAD=0, and lengths (B,)."""
-    lengths = torch.tensor([len(s) for s in seqs])
-    x = torch.full((len(seqs), int(lengths.max())), PAD, dtype=torch.long)  # (B, T)
-    for i, s in enumerate(seqs):
-        x[i, : len(s)] = torch.tensor(s)
-    return x, lengths
-
-
-def bucketed_batches(lengths: list[int], batch_size: int, gen: torch.Generator) -> list[list[int]]:
-    """Shuffled batches of similar lengths: shuffle, sort within pools of 50 batches, then shuffle
-    the batches. Each step then runs about as many time steps as its texts have (torchtext's
-    BucketIterator does the same)."""
-    order = torch.randperm(len(lengths), generator=gen).tolist()
-    pool = 50 * batch_size
-    batches = []
-    for i in range(0, len(order), pool):
-        chunk = sorted(order[i : i + pool], key=lambda j: lengths[j])
-        batches += [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
-    perm = torch.randperm(len(batches), generator=gen).tolist()
-    return [batches[i] for i in perm]
-
-
-@torch.no_grad()
-def predict_ids(
-    model: TextClassifier, seqs: list[list[int]], device, batch_size: int = 256
-) -> Tensor:
-    """Class probabilities (N, C) for encoded texts, in their order."""
-    model.eval()
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    probs = torch.empty(len(seqs), model.cfg.num_classes)
-    for k in range(0, len(order), batch_size):
-        idx = order[k : k + batch_size]
-        x, lengths = collate([seqs[i] for i in idx])
-        probs[idx] = F.softmax(model(x.to(device), lengths).float(), dim=-1).cpu()
-    return probs
-
-
-def classification_metrics(pred: Tensor, gold: Tensor, num_classes: int) -> dict:
-    """Accuracy, macro-F1 (mean of per-class F1) and the confusion matrix (rows: true class)."""
-    conf = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    conf.index_put_((gold, pred), torch.ones_like(gold), accumulate=True)
-    tp = conf.diag().float()
-    precision = tp / conf.sum(0).clamp(min=1)
-    recall = tp / conf.sum(1).clamp(min=1)
-    f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
-    return {
-        "accuracy": tp.sum().item() / max(len(gold), 1),
-        "macro_f1": f1.mean().item(),
-        "confusion": conf.tolist(),
-        "n": len(gold),
-    }
+        check(self.adversarial >= 0, f"--adversarial must be >= 0, got {self.adversarial}")
+        check(
+            0 <= self.label_smoothing < 1,
+            f"--label-smoothing must be in [0, 1), got {self.label_smoothing}",
+        )
 
 
 def _split(data: Labelled, fraction: float, gen: torch.Generator) -> tuple[Labelled, Labelled]:
@@ -423,12 +377,29 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             x, lengths = collate([seqs[i] for i in block])
             if cfg.word_dropout:
                 x = drop_words(x, cfg.word_dropout)
+            x, target = x.to(device), y[block].to(device)
+            share = distributed.share(n, len(idx), info)
+            # zeros that require grad: their gradient is the loss's w.r.t. the embeddings
+            noise = (
+                x.new_zeros(*x.shape, mcfg.embedding_size, dtype=torch.float, requires_grad=True)
+                if cfg.adversarial
+                else None
+            )
             with autocast(precision, device):
-                logits = fwd(x.to(device), lengths)  # (B, C)
-                loss = F.cross_entropy(logits, y[block].to(device))
-            loss = loss * distributed.share(n, len(idx), info)
+                logits = fwd(x, lengths, noise)  # (B, C)
+                loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
+            loss = loss * share
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
+            if cfg.adversarial:
+                # Miyato et al. 2017: the worst-case nearby embeddings to first order; the
+                # perturbation is a constant, and this loss's gradients add to the clean ones
+                r = adversarial_perturbation(noise.grad, cfg.adversarial)
+                with autocast(precision, device):
+                    adv = F.cross_entropy(
+                        fwd(x, lengths, r), target, label_smoothing=cfg.label_smoothing
+                    )
+                (scaler.scale(adv * share) if scaler else adv * share).backward()
             norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
             if avg is not None and stepped:
                 avg.update(model)

@@ -19,7 +19,13 @@ from seqlab.data.labelled import Labelled
 from seqlab.data.tokenizers import UNK, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
-from seqlab.tasks.sentiment import TASK, classification_metrics, collate, encode_texts, predict_ids
+from seqlab.tasks.sentiment import TASK
+from seqlab.tasks.sentiment_batches import (
+    classification_metrics,
+    collate,
+    encode_texts,
+    predict_ids,
+)
 from seqlab.training import resolve_device
 
 
