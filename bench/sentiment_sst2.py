@@ -8,7 +8,9 @@ DATA_DIR holds GLUE's train.tsv (67k phrases) and dev.tsv (872 sentences); defau
 checkpoint is kept (early stopping on dev, as Tai et al. 2015 do); the learning rate follows a
 cosine over the budget. The defaults are the best LSTM recipe measured here: a 1-layer bi-LSTM
 over sentencepiece pieces, with word dropout, a fresh sampled segmentation per epoch and a weight
-average (EMA) that is validated and saved. Prints one markdown row per cell: dev accuracy,
+average (EMA) that is validated and saved. ``--adversarial 2`` adds adversarial training on the
+embeddings (Miyato et al. 2017; twice the cost of a step, and no better on average over three
+seeds here, so it is off by default). Prints one markdown row per cell: dev accuracy,
 macro-F1, steps, epochs, wall time. Target: >= 86% dev accuracy for the LSTM (Tai et al. 2015:
 86.3 for a 2-layer LSTM, with GloVe vectors; none are used here by default).
 """
