@@ -343,6 +343,14 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             "ema_updates": avg.updates if avg else 0,
         }
 
+    def fit(x, lengths, target, share: float, noise) -> torch.Tensor:
+        """Forward and backward one batch (its gradients add up); returns the scaled-down loss."""
+        with autocast(precision, device):
+            logits = fwd(x, lengths, noise)  # (B, C)
+            loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing) * share
+        (scaler.scale(loss) if scaler else loss).backward()
+        return loss
+
     def validate() -> dict:
         """Rank 0 scores the dev set; every process gets its result (early stopping, schedule)."""
         result = None
@@ -385,21 +393,13 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
                 if cfg.adversarial
                 else None
             )
-            with autocast(precision, device):
-                logits = fwd(x, lengths, noise)  # (B, C)
-                loss = F.cross_entropy(logits, target, label_smoothing=cfg.label_smoothing)
-            loss = loss * share
             optimizer.zero_grad(set_to_none=True)
-            (scaler.scale(loss) if scaler else loss).backward()
+            loss = fit(x, lengths, target, share, noise)
             if cfg.adversarial:
                 # Miyato et al. 2017: the worst-case nearby embeddings to first order; the
                 # perturbation is a constant, and this loss's gradients add to the clean ones
-                r = adversarial_perturbation(noise.grad, cfg.adversarial)
-                with autocast(precision, device):
-                    adv = F.cross_entropy(
-                        fwd(x, lengths, r), target, label_smoothing=cfg.label_smoothing
-                    )
-                (scaler.scale(adv * share) if scaler else adv * share).backward()
+                r = adversarial_perturbation(noise.grad, cfg.adversarial)  # (B, T, E)
+                fit(x, lengths, target, share, r)
             norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
             if avg is not None and stepped:
                 avg.update(model)
