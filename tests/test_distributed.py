@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -36,11 +37,19 @@ ARGS = [
 ]
 
 
-def _run(cmd, tmp_path):
+def _run(cmd, tmp_path, timeout: float = 240):
+    """Run cmd in a session of its own: on a timeout the whole group goes (torchrun's workers are
+    its children, and killing torchrun alone would leave them training)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return res
+    kw = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(cmd, start_new_session=True, **kw)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"timed out after {timeout} s: {' '.join(cmd)}")
+    assert proc.returncode == 0, err[-3000:]
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):
