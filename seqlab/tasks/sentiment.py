@@ -237,7 +237,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         tok = make_tokenizer(cfg.tokenizer, train_data.texts, *sizes)
     if info.enabled and resume is None:  # every process encodes with rank 0's vocabulary
         tok = tokenizer_from_dict(distributed.from_main(tok.to_dict(), info))
-    seqs = encode_texts(tok, train_data.texts, cfg.max_length, cfg.lower)
+    # with --sp-alpha each epoch samples its own segmentation (below), so none is made here
+    seqs = [] if cfg.sp_alpha else encode_texts(tok, train_data.texts, cfg.max_length, cfg.lower)
     dev_seqs = encode_texts(tok, dev_data.texts, cfg.max_length, cfg.lower)
     index = {n: i for i, n in enumerate(names)}
     y = torch.tensor([index[label] for label in train_data.labels])
@@ -274,7 +275,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     fwd = distributed.training_module(model, info, device, cfg.compile)  # `model` is saved
     optimizer = _make_optimizer(model, ocfg, device)
     scaler = make_grad_scaler(precision, device)
-    steps_per_epoch = math.ceil(len(seqs) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(train_data.texts) / cfg.batch_size)
     total = min(cfg.max_steps or 1 << 62, cfg.epochs * steps_per_epoch)
     sched = LRSchedule(optimizer, ocfg, total)
     guard = NonFiniteGuard(ocfg.max_bad_steps)
@@ -293,7 +294,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     )
     log.info(
         "sentiment: %d train / %d dev texts, classes %s, %s vocab %d, %s %d params on %s (%s)",
-        len(seqs),
+        len(train_data.texts),
         len(dev_seqs),
         names,
         cfg.tokenizer,
