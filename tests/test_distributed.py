@@ -44,12 +44,13 @@ def _run(cmd, tmp_path, timeout: float = 240):
     kw = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     proc = subprocess.Popen(cmd, start_new_session=True, **kw)
     try:
-        _, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         pytest.fail(f"timed out after {timeout} s: {' '.join(cmd)}")
     assert proc.returncode == 0, err[-3000:]
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):
