@@ -41,8 +41,15 @@ def _run(cmd, tmp_path, timeout: float = 240):
     """Run cmd in a session of its own: on a timeout the whole group goes (torchrun's workers are
     its children, and killing torchrun alone would leave them training)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    kw = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    proc = subprocess.Popen(cmd, start_new_session=True, **kw)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
