@@ -37,13 +37,20 @@ class DistInfo:
     def enabled(self) -> bool:
         return self.world_size > 1
 
+    @classmethod
+    def from_env(cls) -> DistInfo:
+        """This process's place from torchrun's RANK/WORLD_SIZE/LOCAL_RANK (none: one process)."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        return cls(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+
 
 def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
     """Join the process group when launched by torchrun; pick this process's device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo(), resolve_device(device)
-    info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    info = DistInfo.from_env()
+    if not info.enabled:
+        return info, resolve_device(device)
     dev = resolve_device(device)
     if dev.type == "cuda":
         dev = torch.device("cuda", info.local_rank)
@@ -56,7 +63,7 @@ def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
 
 def print_main(text: str) -> None:
     """Print on rank 0 only: under torchrun every process runs the command to its end."""
-    if int(os.environ.get("RANK", "0")) == 0:
+    if DistInfo.from_env().is_main:
         print(text)
 
 
