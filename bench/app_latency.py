@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from seqlab import hardware
+
 APPS = ("caption", "sentiment", "translate", "gradients")
 
 
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     args = parser.parse_args(argv)
+    print(hardware.describe_cpu(), flush=True)
     if args.checkpoint and args.app == "all":
         parser.error("--checkpoint needs one --app")
     if args.requests < 1 or args.concurrency < 1:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from seqlab import hardware
 from seqlab.data.captions import load_caption_set
 from seqlab.data.features import cache_key, cached_features, read_meta
 from seqlab.models.captioner import CaptionerConfig
@@ -97,6 +98,7 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    print(hardware.describe_cpu(), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

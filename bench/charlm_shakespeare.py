@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from seqlab import hardware
 from seqlab.models.charlm import CharLMConfig
 from seqlab.tasks.charlm import CharLMTrainConfig, train
 from seqlab.training import OptimConfig
@@ -48,6 +49,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     a = parse_args()
+    print(hardware.describe_cpu(), flush=True)
     if a.threads:
         torch.set_num_threads(a.threads)
     mcfg = CharLMConfig(

@@ -17,6 +17,7 @@ import time
 
 import torch
 
+from seqlab import hardware
 from seqlab.checkpoint import load_checkpoint
 from seqlab.decoding import beam_search, greedy
 from seqlab.models.captioner import Captioner, CaptionerConfig
@@ -73,6 +74,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args()
+    print(hardware.describe_cpu(), flush=True)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)

@@ -32,7 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqlab import hardware
+
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+MODES = {"lstm": "lstm", "gru": "gru", "rnn": "rnn_tanh"}  # seqlab cell -> fused kernel
 VARIANTS = ["baseline", "fused_fp32", "fused_bf16", "scratch", "scratch_compiled"]
 VOCAB, EMB = 65, 128
 
@@ -154,6 +157,7 @@ def main() -> None:
         v, cell, h = a.child.split(":")
         print(json.dumps(run_variant(v, cell, int(h), a.batch_size, a.bptt, a.steps)))
         return
+    print(hardware.describe_cpu(), flush=True)
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(
         f"matmul peak (2048^3, {torch.get_num_threads()} threads): fp32 {peak['fp32']:.0f} "
@@ -198,10 +202,13 @@ def main() -> None:
                         **r,
                     }
                 )
+                fallback = v == "fused_bf16" and not hardware.fused_bf16_ok(MODES[cell])
+                label = f"{v}*" if fallback else v
                 print(
-                    f"{cell:5} {h:4d} {v:17} {r['tokens_per_s']:8.0f} {ratio:7.2f} "
+                    f"{cell:5} {h:4d} {label:17} {r['tokens_per_s']:8.0f} {ratio:7.2f} "
                     f"{r['gflops']:8.1f} {100 * r['gflops'] / pk:7.1f} {r['peak_mem_mb']:7.0f}"
                 )
+    print("* no fused bf16 kernel for this cell here: its recurrent layers ran in fp32")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"peak_gflops": peak, "rows": rows}, f, indent=2)

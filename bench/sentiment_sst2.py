@@ -23,6 +23,7 @@ import logging
 import time
 from pathlib import Path
 
+from seqlab import hardware
 from seqlab.models.classifier import ClassifierConfig
 from seqlab.tasks.sentiment import SentimentTrainConfig, train
 from seqlab.training import OptimConfig
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--out", default="runs/bench_sst2")
     args = p.parse_args(argv)
+    print(hardware.describe_cpu(), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = [run(cell, args) for cell in args.cells]
     print("\n| cell | dev accuracy | dev macro-F1 | best at step | steps | epochs | wall |")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from seqlab import hardware
 from seqlab.data.pairs import read_parallel
 from seqlab.models.seq2seq import Seq2SeqConfig
 from seqlab.tasks.translate import TranslateTrainConfig, train
@@ -124,6 +125,7 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    print(hardware.describe_cpu(), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

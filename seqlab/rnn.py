@@ -17,6 +17,7 @@ Two backends share the same parameters:
 from __future__ import annotations
 
 import functools
+import logging
 import math
 
 import torch
@@ -24,11 +25,34 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from seqlab import hardware
 from seqlab.cells import GATES, GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "make_rnn"]
 
 BACKENDS = ("scratch", "fused")
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _log_fp32_fallback(mode: str) -> None:
+    """Say once per process (and per cell type) that bf16 autocast skips the recurrent kernel."""
+    logger.warning(
+        "this CPU's fused %s kernel has no bf16 version (oneDNN); the recurrent layers run in "
+        "fp32 inside the bf16 autocast region, the rest in bf16",
+        mode.upper().replace("_TANH", "").replace("_RELU", ""),
+    )
+
+
+def _needs_fp32_fallback(mode: str, data: Tensor) -> bool:
+    """bf16 autocast on a CPU whose oneDNN cannot run this fused kernel in bf16 (probed once)."""
+    return (
+        data.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        and not hardware.fused_bf16_ok(mode)
+    )
 
 
 def _reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -190,6 +214,14 @@ class RNNBase(nn.Module):
 
     def _forward_fused(self, data: Tensor, batch_sizes: Tensor | None, state: tuple):
         """One call into PyTorch's fused kernels (the ones torch.nn uses)."""
+        if _needs_fp32_fallback(self._vf_mode, data):
+            _log_fp32_fallback(self._vf_mode)
+            with torch.autocast("cpu", enabled=False):
+                state = tuple(s.float() for s in state)
+                return self._call_fused(data.float(), batch_sizes, state)
+        return self._call_fused(data, batch_sizes, state)
+
+    def _call_fused(self, data: Tensor, batch_sizes: Tensor | None, state: tuple):
         fn = getattr(torch, self._vf_mode)
         hx = state if self.mode == "lstm" else state[0]
         args = (

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from seqlab import hardware
 from seqlab.config import check
 from seqlab.errors import UserError
 
@@ -190,21 +191,14 @@ def detach_state(state):
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True on CPUs with AMX, where bf16 matmuls beat fp32 by a wide margin.
-
-    AVX512-BF16 alone is not enough: on such a CPU (measured here, see bench/rnn_throughput.py)
-    oneDNN's bf16 matmuls run at about 0.6x the fp32 rate.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " amx_bf16" in flags
-
-
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' picks bf16 on AMX CPUs and on CUDA with bf16 support, else fp32."""
+    """'auto' picks bf16 on CUDA with bf16 support, and on AMX CPUs whose fused recurrent kernels
+    all run in bf16 (probed: seqlab.hardware); everywhere else fp32, never a slower or failing path.
+
+    An explicit 'bf16' is kept on any CPU: where a fused kernel has no bf16 version (oneDNN's LSTM
+    on CPUs without AVX-512 BF16), seqlab.rnn runs those layers in fp32 inside the autocast region
+    and logs one line saying so.
+    """
     if precision not in PRECISIONS:
         raise UserError(f"--precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "fp16" and device.type != "cuda":
@@ -213,9 +207,23 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu" and cpu_has_fast_bf16():
+    if (
+        device.type == "cpu"
+        and hardware.cpu_has_fast_bf16()
+        and all(hardware.fused_bf16_ok(m) for m in hardware.RNN_MODES)
+    ):
         return "bf16"
     return "fp32"
+
+
+def check_compile(compile: bool, device: torch.device) -> None:
+    """--compile on a CPU needs a C++ compiler (Inductor writes and builds C++): say so up front,
+    not as an Inductor traceback minutes into the run."""
+    if compile and device.type == "cpu" and hardware.cxx_compiler() is None:
+        raise UserError(
+            "--compile on CPU needs a C++ compiler (g++ or clang++, or set CXX); "
+            "install one (e.g. apt-get install g++) or drop --compile"
+        )
 
 
 def autocast(precision: str, device: torch.device):

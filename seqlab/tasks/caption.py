@@ -58,6 +58,7 @@ from seqlab.training import (
     NonFiniteGuard,
     OptimConfig,
     autocast,
+    check_compile,
     clip_and_step,
     make_grad_scaler,
     make_optimizer,
@@ -295,6 +296,7 @@ def train(
     out = Path(cfg.out)
     info, device = distributed.setup(cfg.device)
     precision = resolve_precision(cfg.precision, device)
+    check_compile(cfg.compile, device)
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -30,6 +30,7 @@ from seqlab.training import (
     NonFiniteGuard,
     OptimConfig,
     autocast,
+    check_compile,
     clip_and_step,
     make_grad_scaler,
     make_optimizer,
@@ -127,6 +128,7 @@ def train(
     info, device = distributed.setup(cfg.device)
     distributed.check_divisible(cfg.batch_size, info)
     precision = resolve_precision(cfg.precision, device)
+    check_compile(cfg.compile, device)
     seed_everything(cfg.seed)  # torch's global RNG drives dropout
     text, source = _load_corpus(cfg)
     resume = None

@@ -54,6 +54,7 @@ from seqlab.training import (
     OptimConfig,
     WeightAverage,
     autocast,
+    check_compile,
     clip_and_step,
     count_parameters,
     make_grad_scaler,
@@ -217,6 +218,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     out = Path(cfg.out)
     info, device = distributed.setup(cfg.device)
     precision = resolve_precision(cfg.precision, device)
+    check_compile(cfg.compile, device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     gen = seed_everything(cfg.seed)

@@ -37,6 +37,7 @@ from seqlab.training import (
     NonFiniteGuard,
     OptimConfig,
     autocast,
+    check_compile,
     clip_and_step,
     count_parameters,
     make_grad_scaler,
@@ -168,6 +169,7 @@ def train(
     out = Path(cfg.out)
     info, device = distributed.setup(cfg.device)
     precision = resolve_precision(cfg.precision, device)
+    check_compile(cfg.compile, device)
     gen = seed_everything(cfg.seed)
     train_pairs, dev_pairs = load_pairs(cfg)
     resume = None
