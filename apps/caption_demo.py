@@ -1,12 +1,13 @@
 """Image captioning demo: upload, snap or paste a picture (or sketch one), get captions with beam
 n-best scores and, word by word, where the model looked.
 
-    uv run python apps/caption_demo.py                        # offline scenes model, trained once
-    uv run python apps/caption_demo.py --checkpoint runs/cap  # a trained captioner (Flickr8k)
+    uv run python apps/caption_demo.py                        # the shipped Flickr8k captioner
+    uv run python apps/caption_demo.py --checkpoint runs/cap  # a captioner you trained
+    uv run python apps/caption_demo.py --toy                  # train a scenes one (~2 min)
     uv run python apps/caption_demo.py --host 0.0.0.0 --port 7860
 
-With no --checkpoint it trains a small attention captioner on synthetic scenes on first launch
-(about two minutes on a CPU, progress in the terminal), caches it, and says so on the page.
+With no --checkpoint it serves the shipped model (seqlab pretrained show caption-flickr8k): no
+training, no download. Its examples are real photos that installed packages ship with a licence.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from seqlab import pretrained
+from seqlab.data.photos import licensed_photos
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
 from seqlab.tasks.caption_predict import CaptionPredictor, scene_examples, scenes_demo_predictor
@@ -249,35 +252,45 @@ def _dataset_examples(predictor: CaptionPredictor, n: int = 8) -> list[str]:
     return [str(p) for p in test.images[::step][:n]]
 
 
-def load_predictor(checkpoint: str | None, cache_dir: str) -> tuple:
-    """(predictor, example paths, notice) for a checkpoint, or for the offline scenes model."""
-    if checkpoint:
-        predictor = CaptionPredictor.from_checkpoint(checkpoint)
-        return predictor, _dataset_examples(predictor), ""
-    predictor, trained_now = scenes_demo_predictor(cache_dir)
-    when = "just now, on first launch" if trained_now else "on first launch"
-    notice = (
-        f"No <code>--checkpoint</code> given, so this is the offline model: trained {when} "
-        f"on synthetic scenes of coloured shapes and cached in <code>{cache_dir}</code>. "
-        "Try the generated scenes or draw on the sketch pad; for photos, train one with "
-        "<code>seqlab caption train</code> and pass <code>--checkpoint</code>."
-    )
-    return predictor, scene_examples(Path(cache_dir) / "examples", n=8), notice
+def load_predictor(checkpoint: str, cache_dir: str, toy: bool = False) -> tuple:
+    """(predictor, example paths, notice): a checkpoint or shipped model, or the toy model."""
+    if toy:
+        predictor, trained_now = scenes_demo_predictor(cache_dir)
+        when = "just now" if trained_now else "on an earlier launch"
+        notice = (
+            f"<code>--toy</code>: a small captioner trained {when} on synthetic scenes of "
+            f"coloured shapes, cached in <code>{cache_dir}</code>. It knows shapes, not photos."
+        )
+        return predictor, scene_examples(Path(cache_dir) / "examples", n=8), notice
+    predictor = CaptionPredictor.from_checkpoint(checkpoint)
+    examples = [str(p.path) for p in licensed_photos()] + _dataset_examples(predictor)
+    notice = ""
+    if checkpoint in pretrained.ENTRIES:
+        e = pretrained.entry(checkpoint)
+        notice = f"Shipped model <code>{e.name}</code>: {html.escape(e.summary)}"
+    return predictor, examples, notice
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="a trained captioner (file or run directory)")
+    parser.add_argument(
+        "--checkpoint",
+        default=pretrained.DEFAULTS["caption"],
+        help="a captioner: checkpoint file, run directory or shipped model name",
+    )
+    parser.add_argument(
+        "--toy", action="store_true", help="train (once) and serve a synthetic-scenes captioner"
+    )
     parser.add_argument(
         "--cache-dir",
         default="data/cache/caption-demo",
-        help="where the offline scenes model is trained and kept",
+        help="where the --toy scenes model is trained and kept",
     )
     add_server_args(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        predictor, examples, notice = load_predictor(args.checkpoint, args.cache_dir)
+        predictor, examples, notice = load_predictor(args.checkpoint, args.cache_dir, args.toy)
     except UserError as e:
         raise SystemExit(f"caption_demo: error: {e}") from None
     demo = build_demo(predictor, examples, notice)

@@ -1,11 +1,12 @@
 """Sentiment demo: a label with probabilities, and which words pushed the decision.
 
-    uv run python apps/sentiment_demo.py                        # offline: trains a small model once
+    uv run python apps/sentiment_demo.py                        # the shipped SST-2 classifier
     uv run python apps/sentiment_demo.py --checkpoint runs/sst2 [--host 127.0.0.1] [--port 7860]
+    uv run python apps/sentiment_demo.py --toy                  # train a small one (~2 min, once)
 
-With no --checkpoint, the first launch trains a small bi-LSTM (about two minutes on a CPU, with
-a progress bar) on seqlab's generated sentences (see data/README.md) and caches it in
-data/cache/sentiment_demo; later launches reuse it.
+With no --checkpoint it serves the shipped model (seqlab pretrained show sentiment-sst2).
+``--toy`` trains a small bi-LSTM on seqlab's generated sentences (see data/README.md), caches it
+in data/cache/sentiment_demo, and serves that.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ from pathlib import Path
 
 import gradio as gr
 
+from seqlab import pretrained
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
 
 MAX_CHARS = 20_000  # longer text is cut, with a note: the model reads at most max_length tokens
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "sentiment_demo"
+# Movie-review sentences (the shipped model's domain: SST-2), written for this demo.
 EXAMPLES = [
-    ["not good at all"],
-    ["slow start but a wonderful ending"],
-    ["the plot was predictable and the dialogue was flat"],
-    ["i thought it would be boring , but it was truly wonderful"],
-    ["a gripping , beautifully acted film"],
-    ["although the cast is charming , the script is awful"],
+    ["A gripping, beautifully acted film that stays with you long after the credits."],
+    ["The plot is predictable and the dialogue falls flat."],
+    ["It's not a bad movie, just a forgettable one."],
+    ["Slow to start, but the last half hour is wonderful."],
+    ["Although the cast is charming, the script is a mess."],
+    ["I expected to be bored, and instead I was moved to tears."],
 ]
 METHODS = {"integrated gradients": "integrated_gradients", "occlusion": "occlusion"}
 
@@ -48,6 +51,10 @@ def build_demo(predictor, about: str) -> gr.Blocks:
             return None, None, str(e)
         if len(spans) >= predictor.max_length:
             note += f"The model read the first {predictor.max_length} tokens. "
+        unknown = predictor.unknown(text)
+        if unknown:
+            shown = ", ".join(f"`{t}`" for t in dict.fromkeys(unknown))
+            note += f"Unknown to the model (marked (?), no credit given): {shown}. "
         return result["probs"], spans, note + f"Prediction: **{result['label']}**."
 
     with gr.Blocks(title="seqlab: sentiment") as demo:
@@ -77,12 +84,12 @@ def build_demo(predictor, about: str) -> gr.Blocks:
     return demo
 
 
-def load_predictor(checkpoint: str | None, train_seconds: float, cache: Path):
-    """The predictor and a line saying what it is; with no checkpoint, the cached demo model."""
+def load_predictor(checkpoint: str, train_seconds: float, cache: Path, toy: bool = False):
+    """The predictor and a line saying what it is (--toy: the generated-sentences model)."""
     from seqlab.tasks.sentiment import demo_model
     from seqlab.tasks.sentiment_predict import SentimentPredictor
 
-    if checkpoint is None:
+    if toy:
         if not (cache / "run" / "ckpt_best.pt").is_file():
             print(
                 f"No --checkpoint: training a small bi-LSTM on seqlab's generated sentences "
@@ -92,28 +99,35 @@ def load_predictor(checkpoint: str | None, train_seconds: float, cache: Path):
         predictor = SentimentPredictor.from_checkpoint(checkpoint, "cpu")
         about = (
             "a small word-level model trained offline on seqlab's generated movie-review "
-            "sentences (negation and contrast included; see data/README.md). Pass "
-            "`--checkpoint runs/NAME` for a model trained on SST-2 or IMDB. "
+            "sentences (negation and contrast included; see data/README.md), `--toy`. "
         )
         return predictor, about + predictor.describe()
     predictor = SentimentPredictor.from_checkpoint(checkpoint, "cpu")
+    if checkpoint in pretrained.ENTRIES:
+        return predictor, f"shipped model `{checkpoint}`: {pretrained.entry(checkpoint).summary}"
     return predictor, f"`{checkpoint}`: " + predictor.describe()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None, help="checkpoint file or run directory")
+    parser.add_argument(
+        "--checkpoint",
+        default=pretrained.DEFAULTS["sentiment"],
+        help="checkpoint file, run directory or shipped model name",
+    )
     add_server_args(parser)
     parser.add_argument(
-        "--train-seconds",
-        type=float,
-        default=120.0,
-        help="training budget of the offline model (no --checkpoint)",
+        "--toy", action="store_true", help="train (once) and serve a small generated-data model"
+    )
+    parser.add_argument(
+        "--train-seconds", type=float, default=120.0, help="training budget of the --toy model"
     )
     parser.add_argument("--cache-dir", type=Path, default=CACHE, help="where that model is kept")
     args = parser.parse_args(argv)
     try:
-        predictor, about = load_predictor(args.checkpoint, args.train_seconds, args.cache_dir)
+        predictor, about = load_predictor(
+            args.checkpoint, args.train_seconds, args.cache_dir, args.toy
+        )
     except UserError as e:
         parser.exit(1, f"sentiment_demo: error: {e}\n")
     launch(build_demo(predictor, about), args.host, args.port)

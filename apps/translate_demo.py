@@ -1,12 +1,14 @@
 """Translation demo: a sentence in, its translation out, the n-best list and the attention map.
 
-    uv run python apps/translate_demo.py                     # offline: trains a small model once
+    uv run python apps/translate_demo.py                     # the shipped Multi30k de->en model
     uv run python apps/translate_demo.py --checkpoint runs/de-en [--host 127.0.0.1] [--port 7860]
+    uv run python apps/translate_demo.py --toy               # train a dates model (~2 min, once)
 
-With no --checkpoint, the first launch trains a small GRU + attention model (about two minutes
-on a CPU, with a progress bar) on dates that seqlab generates itself ("the twenty-third of march
-two thousand four" -> "2004-03-23", see seqlab/data/synthetic_dates.py) and caches it in
-data/cache/translate_demo; later launches reuse it. Its attention maps are easy to read.
+With no --checkpoint it serves the shipped German -> English model (seqlab pretrained show
+translate-multi30k-de-en). ``--toy`` trains a small GRU + attention model on dates that seqlab
+generates itself ("the twenty-third of march two thousand four" -> "2004-03-23", see
+seqlab/data/synthetic_dates.py), caches it in data/cache/translate_demo, and serves that: its
+attention maps are easy to read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from seqlab import pretrained
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
 
@@ -27,7 +30,16 @@ DATE_EXAMPLES = [
     ["the 1st of june nineteen sixty-two"],
     ["august the 13th nineteen ninety-one"],
 ]
-DE_EXAMPLES = [["Ein Hund rennt durch den Park."], ["Zwei Männer spielen Fußball auf einer Wiese."]]
+# Sentences of the shipped model's domain (Multi30k: one-sentence descriptions of photos),
+# written for this demo.
+DE_EXAMPLES = [
+    ["Ein Hund läuft im Park."],
+    ["Zwei Männer spielen Fußball auf einer Wiese."],
+    ["Ein kleines Mädchen in einem rosa Kleid spielt am Strand im Sand."],
+    ["Ein Mann mit Helm fährt mit dem Fahrrad eine steile Straße hinunter."],
+    ["Eine Frau sitzt auf einer Bank und liest ein Buch."],
+    ["Mehrere Leute warten an einer Bushaltestelle in der Stadt."],
+]
 
 
 def attention_figure(result: dict):
@@ -111,12 +123,12 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
     return demo
 
 
-def load_translator(checkpoint: str | None, minutes: float, cache: Path):
-    """The translator, a line saying what it is, and examples; with no checkpoint, the demo."""
+def load_translator(checkpoint: str, minutes: float, cache: Path, toy: bool = False):
+    """The translator, a line saying what it is, and examples (--toy: the dates model)."""
     from seqlab.tasks.translate import train_demo_model
     from seqlab.tasks.translator import Translator
 
-    if checkpoint is None:
+    if toy:
         if not (cache / "ckpt_best.pt").is_file():
             print(
                 f"No --checkpoint: training a small GRU + attention model on generated dates "
@@ -127,11 +139,14 @@ def load_translator(checkpoint: str | None, minutes: float, cache: Path):
         about = (
             "a small GRU + attention model trained offline on dates that seqlab generates "
             "(spelled-out and numeric dates -> ISO `YYYY-MM-DD`), cached in "
-            f"`{cache}`. Pass `--checkpoint runs/NAME` for a trained translator."
+            f"`{cache}` (`--toy`)."
         )
         return Translator.from_checkpoint(path, "cpu"), about, DATE_EXAMPLES
     tr = Translator.from_checkpoint(checkpoint, "cpu")
     cfg = tr.info["model_config"]
+    if checkpoint in pretrained.ENTRIES:
+        e = pretrained.entry(checkpoint)
+        return tr, f"shipped model `{e.name}`: {e.summary}", DE_EXAMPLES
     about = (
         f"`{checkpoint}`: {cfg['cell'].upper()} hidden {cfg['hidden_size']}, attention "
         f"{cfg['attention']}, dev scores {tr.info['metrics']}."
@@ -157,18 +172,24 @@ def _progress_bar(minutes: float):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None, help="checkpoint file or run directory")
+    parser.add_argument(
+        "--checkpoint",
+        default=pretrained.DEFAULTS["translate"],
+        help="checkpoint file, run directory or shipped model name",
+    )
     add_server_args(parser)
     parser.add_argument(
-        "--train-minutes",
-        type=float,
-        default=2.0,
-        help="training budget of the offline demo model (no --checkpoint)",
+        "--toy", action="store_true", help="train (once) and serve a small dates -> ISO model"
+    )
+    parser.add_argument(
+        "--train-minutes", type=float, default=2.0, help="training budget of the --toy model"
     )
     parser.add_argument("--cache-dir", type=Path, default=CACHE, help="where that model is kept")
     args = parser.parse_args(argv)
     try:
-        tr, about, examples = load_translator(args.checkpoint, args.train_minutes, args.cache_dir)
+        tr, about, examples = load_translator(
+            args.checkpoint, args.train_minutes, args.cache_dir, args.toy
+        )
     except UserError as e:
         parser.exit(1, f"translate_demo: error: {e}\n")
     launch(build_demo(tr, about, examples), args.host, args.port)

@@ -62,8 +62,16 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def load_checkpoint(path: str | Path, task: str | None = None, map_location="cpu") -> dict:
-    """Load a checkpoint without executing any code; check its task and format version."""
+    """Load a checkpoint without executing any code; check its task and format version.
+
+    `path` is a checkpoint file, a run directory, a packed ``.safetensors`` model
+    (``seqlab pretrained export``) or the name of a shipped model (``seqlab pretrained list``).
+    """
     path = Path(path)
+    if not path.exists() or path.suffix == ".safetensors":
+        ckpt = _load_packed(path)
+        if ckpt is not None:
+            return _check(ckpt, path, task)
     if path.is_dir():
         for name in ("ckpt_best.pt", "ckpt_last.pt"):
             if (path / name).is_file():
@@ -86,6 +94,24 @@ def load_checkpoint(path: str | Path, task: str | None = None, map_location="cpu
         ) from e
     except Exception as e:  # truncated zip, random bytes, ...
         raise UserError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint") from e
+    return _check(ckpt, path, task)
+
+
+def _load_packed(path: Path) -> dict | None:
+    """A shipped model by name, or a packed file; None when `path` is neither."""
+    from seqlab import pretrained  # lazily: the registry is only needed for these two cases
+
+    shipped = {*pretrained.ENTRIES, *pretrained.DEFAULTS.values()}
+    if not path.exists() and str(path) in shipped:
+        return pretrained.read(str(path))
+    if path.suffix == ".safetensors" and path.is_file():
+        from seqlab.pretrained.packing import unpack
+
+        return unpack(path)
+    return None
+
+
+def _check(ckpt, path: Path, task: str | None) -> dict:
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
         raise UserError(f"{path} is not a seqlab checkpoint (no format_version)")
     if ckpt["format_version"] > FORMAT_VERSION:

@@ -13,7 +13,7 @@ import sys
 from seqlab.errors import UserError
 
 # Each group lives in seqlab/commands/<name>.py and is imported only when used.
-GROUPS = ["charlm", "data", "translate", "sentiment", "caption", "grads"]
+GROUPS = ["charlm", "data", "translate", "sentiment", "caption", "grads", "pretrained"]
 
 
 def build_parser() -> argparse.ArgumentParser:

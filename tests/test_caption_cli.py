@@ -151,3 +151,23 @@ def test_errors_are_one_line(flickr, tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     assert main(["caption", "photo.jpg", "--checkpoint", str(tmp_path / "bad.pt")]) == 1
     assert "corrupt or not a checkpoint" in capsys.readouterr().err
+
+
+def test_one_bad_image_does_not_cost_the_others_their_captions(tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "run"
+    argv = ["caption", "train", "--dataset", "scenes", "--scenes", "16", "--encoder", "scratch",
+            "--image-size", "32", "--grid-size", "4", "--channels", "16", "--out", str(out),
+            *TINY]  # fmt: skip
+    assert main(argv) == 0
+    good = tmp_path / "a.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(good)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image at all")
+    capsys.readouterr()
+    assert main(["caption", str(good), str(bad), str(good), "--checkpoint", str(out)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(good), str(good)]
+    assert "bad.jpg" in captured.err and "1 of 3 images could not be captioned" in captured.err

@@ -289,7 +289,14 @@ def test_predictor_attribution_and_bad_text(tmp_path, splits):
         assert tokens[:2] == ["slow", "start"] and len(scores) == len(tokens) == 6
         assert label in pred.labels
     spans, _ = pred.spans("Ünïcödé 😀 日本語 text")
-    assert spans and all(-1 <= s <= 1 for _, s in spans)
+    assert spans and all(s is None or -1 <= s <= 1 for _, s in spans)
+    # a word the model does not know is read as <unk>: marked, and never credited
+    assert pred.unknown("zzqx wonderful ending") == ["zzqx"]
+    for method in ("integrated_gradients", "occlusion"):
+        tokens, scores, _ = pred.attribute("zzqx wonderful ending", method)
+        assert tokens[0] == "zzqx" and scores[0] == 0.0
+    spans, _ = pred.spans("zzqx wonderful ending")
+    assert spans[0] == ("zzqx(?) ", None) and spans[1][1] is not None
     with pytest.raises(UserError, match="empty"):
         pred.predict(["   "])
     long = pred.predict(["good " * 5000])[0]  # cut at max_length tokens

@@ -33,7 +33,8 @@ def test_translator_outputs_and_bad_input(translator):
     if out["attention"] is not None:
         assert len(out["attention"]) == len(out["target_tokens"])
         assert len(out["attention"][0]) == len(out["source_tokens"])
-    assert translator.translate("日本 may", 2)["unknown"]
+    unknown = translator.translate("日本 may", 2)["unknown"]
+    assert unknown and "<unk>" not in unknown and all(u in "日本" for u in unknown)
     with pytest.raises(UserError, match="empty"):
         translator.translate("   ")
     with pytest.raises(UserError, match="limit"):

@@ -1,8 +1,10 @@
 """`seqlab caption train|evaluate|IMAGE...`: image captioning.
 
     seqlab caption train --dataset flickr8k --root DIR [--encoder efficientnet_lite0] [--attention]
-    seqlab caption evaluate --checkpoint runs/cap --root DIR --split test [--beam 3]
-    seqlab caption photo.jpg other.png --checkpoint runs/cap [--beam 3] [--n-best 3]
+    seqlab caption evaluate --root DIR --split test [--beam 3] [--checkpoint runs/cap]
+    seqlab caption photo.jpg other.png [--beam 3] [--n-best 3] [--checkpoint runs/cap]
+
+Without --checkpoint, evaluate and predict use the shipped model (seqlab pretrained list).
 
 A first argument that is not a verb is an image path (``predict`` is the verb it implies).
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
+from seqlab.commands import checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.distributed import print_main
 from seqlab.errors import UserError
@@ -21,8 +25,8 @@ from seqlab.training import OptimConfig
 
 VERBS = ("train", "evaluate", "predict")
 USAGE = """seqlab caption train --dataset flickr8k --root DIR [--encoder NAME] [--attention] ...
-       seqlab caption evaluate --checkpoint PATH --root DIR [--split test] [--beam 3]
-       seqlab caption IMAGE [IMAGE ...] --checkpoint PATH [--beam 3] [--n-best 1]"""
+       seqlab caption evaluate [--checkpoint PATH] --root DIR [--split test] [--beam 3]
+       seqlab caption IMAGE [IMAGE ...] [--checkpoint PATH] [--beam 3] [--n-best 1]"""
 
 
 def add_parser(sub) -> None:
@@ -68,7 +72,7 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
     e = argparse.ArgumentParser(
         prog="seqlab caption evaluate", description="BLEU-1..4 (nltk corpus BLEU, all references)"
     )
-    e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    e.add_argument("--checkpoint", **checkpoint_arg("caption"))
     e.add_argument("--root", required=True, help="dataset folder")
     e.add_argument("--dataset", default=None, help="dataset layout (default: the checkpoint's)")
     e.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -79,7 +83,7 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
 
     p = argparse.ArgumentParser(prog="seqlab caption", description="caption images")
     p.add_argument("images", nargs="+", help="image files")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    p.add_argument("--checkpoint", **checkpoint_arg("caption"))
     p.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
     p.add_argument("--n-best", type=int, default=1, help="captions per image, best first")
     p.add_argument("--device", default="auto")
@@ -135,11 +139,21 @@ def _predict(args) -> int:
     from seqlab.tasks.caption_predict import CaptionPredictor
 
     pred = CaptionPredictor.from_checkpoint(args.checkpoint, args.device)
+    failed = 0
     for path in args.images:
-        caps = pred.caption(path, beam_size=args.beam, n_best=args.n_best)
+        try:
+            caps = pred.caption(path, beam_size=args.beam, n_best=args.n_best)
+        except UserError as e:  # one bad image must not cost the others their captions
+            print(f"seqlab: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
         if args.n_best == 1:
             print(f"{path}\t{caps[0].text}")
         else:
             for rank, cap in enumerate(caps, 1):
                 print(f"{path}\t{rank}\t{cap.score:.3f}\t{cap.text}")
-    return 0
+    if failed:
+        print(
+            f"seqlab: {failed} of {len(args.images)} images could not be captioned", file=sys.stderr
+        )
+    return 1 if failed else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from seqlab.commands import checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
 from seqlab.distributed import print_main
 from seqlab.models.charlm import CharLMConfig
@@ -28,7 +29,7 @@ def add_parser(sub) -> None:
     t.set_defaults(func=_train)
 
     s = verbs.add_parser("sample", help="generate text from a trained char-LM")
-    s.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    s.add_argument("--checkpoint", **checkpoint_arg("charlm"))
     s.add_argument("--prime", default="\n", help="text to start from")
     s.add_argument("--length", type=int, default=500, help="characters to generate")
     s.add_argument("--temperature", type=float, default=0.8, help="0 means greedy")
@@ -39,7 +40,7 @@ def add_parser(sub) -> None:
     s.set_defaults(func=_sample)
 
     e = verbs.add_parser("evaluate", help="loss (nats) and bits per character on a text")
-    e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    e.add_argument("--checkpoint", **checkpoint_arg("charlm"))
     e.add_argument("--text", required=True, help="UTF-8 text file")
     e.add_argument("--device", default="auto")
     e.set_defaults(func=_evaluate)

@@ -2,7 +2,7 @@
 
 seqlab sentiment train --train sst2/train.tsv --dev sst2/dev.tsv --out runs/sst2
 seqlab sentiment evaluate --checkpoint runs/sst2 --data sst2/dev.tsv
-seqlab sentiment predict --checkpoint runs/sst2 "not good at all" "a wonderful ending"
+seqlab sentiment predict "not good at all" "a wonderful ending"     # the shipped model
 cat reviews.txt | seqlab sentiment predict --checkpoint runs/sst2
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
+from seqlab.commands import checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.distributed import print_main
 from seqlab.models.classifier import ClassifierConfig
@@ -39,7 +40,7 @@ def add_parser(sub) -> None:
     t.set_defaults(func=_train)
 
     e = verbs.add_parser("evaluate", help="accuracy, macro-F1 and confusion matrix on data")
-    e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    e.add_argument("--checkpoint", **checkpoint_arg("sentiment"))
     e.add_argument("--data", required=True, help="labelled .tsv/.csv/.jsonl or aclImdb folder")
     e.add_argument("--text-column", default=None, help="column/key with the text")
     e.add_argument("--label-column", default=None, help="column/key with the label")
@@ -48,7 +49,7 @@ def add_parser(sub) -> None:
     e.set_defaults(func=_evaluate)
 
     r = verbs.add_parser("predict", help="label and probabilities for texts (or stdin lines)")
-    r.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    r.add_argument("--checkpoint", **checkpoint_arg("sentiment"))
     r.add_argument("texts", nargs="*", help="texts to classify; none: one per line from stdin")
     r.add_argument(
         "--explain",
@@ -97,5 +98,6 @@ def _predict(args) -> int:
         if args.explain:
             tokens, scores, _ = pred.attribute(text, args.explain)
             line["attribution"] = [[t, round(s, 4)] for t, s in zip(tokens, scores, strict=True)]
+            line["unknown"] = pred.unknown(text)
         print(json.dumps(line, ensure_ascii=False))
     return 0

@@ -1,4 +1,6 @@
-"""`seqlab translate train|evaluate` and `seqlab translate "text" --checkpoint PATH`.
+"""`seqlab translate train|evaluate` and `seqlab translate "text" [--checkpoint PATH]`.
+
+Without --checkpoint, evaluate and translate use the shipped de->en model.
 
 Any first argument that is not a verb is text to translate ("-" reads lines from stdin).
 """
@@ -9,6 +11,7 @@ import argparse
 import json
 import sys
 
+from seqlab.commands import checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
 from seqlab.distributed import print_main
 from seqlab.models.seq2seq import Seq2SeqConfig
@@ -55,7 +58,7 @@ def add_parser(sub) -> None:
     t.set_defaults(func=_train)
 
     e = verbs.add_parser("evaluate", help="BLEU (sacreBLEU) and perplexity on a test set")
-    e.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    e.add_argument("--checkpoint", **checkpoint_arg("translate"))
     e.add_argument("--src", required=True, help="source sentences, one a line")
     e.add_argument("--ref", required=True, help="reference translations, aligned")
     _decoding_args(e)
@@ -64,7 +67,7 @@ def add_parser(sub) -> None:
 
     x = verbs.add_parser("text", help="translate TEXT (the verb may be left out)")
     x.add_argument("text", help='the sentence to translate; "-" reads lines from stdin')
-    x.add_argument("--checkpoint", required=True, help="checkpoint file or run directory")
+    x.add_argument("--checkpoint", **checkpoint_arg("translate"))
     _decoding_args(x)
     x.add_argument("--n-best", type=int, default=1, help="print the N best with their scores")
     x.add_argument("--attention", action="store_true", help="print the attention matrix")

@@ -107,6 +107,9 @@ class SentimentPredictor:
         integrates the gradient along the straight path from an all-zero embedding to the
         text's; ``occlusion`` (Zeiler and Fergus 2014) replaces each token with <unk> and
         measures how much the log-probability of the predicted class drops.
+        Tokens the model does not know (``<unk>``) get 0: the model cannot have read them, and
+        both methods would otherwise credit the shared ``<unk>`` embedding to whatever word it
+        stands for.
         """
         ids = self._encode([text])[0]
         x, lengths = collate([ids])
@@ -121,21 +124,35 @@ class SentimentPredictor:
             raise UserError(
                 f"attribution method must be integrated_gradients or occlusion, got {method!r}"
             )
+        scores = [0.0 if i == UNK else s for i, s in zip(ids, scores, strict=True)]
+        return self._tokens(text, ids), scores, self.labels[target]
+
+    def _tokens(self, text: str, ids: list[int]) -> list[str]:
         tokens = self.tokenizer.pieces(text.lower() if self.lower else text)[: len(ids)]
-        tokens = tokens if len(tokens) == len(ids) else self.tokenizer.id_to_piece(ids)
-        return tokens, scores, self.labels[target]
+        return tokens if len(tokens) == len(ids) else self.tokenizer.id_to_piece(ids)
+
+    def unknown(self, text: str) -> list[str]:
+        """The tokens of `text` that the model does not know (it reads them all as <unk>)."""
+        ids = self._encode([text])[0]
+        tokens = self._tokens(text, ids)
+        return [t.replace("\u2581", "") for t, i in zip(tokens, ids, strict=True) if i == UNK]
 
     def spans(
         self, text: str, method: str = "integrated_gradients"
     ) -> tuple[list[tuple[str, float]], str]:
-        """(display token, score in [-1, 1]) pairs for a UI, and the predicted label."""
+        """(display token, score in [-1, 1]) pairs for a UI, and the predicted label. Tokens the
+        model does not know are shown with a trailing "(?)" and no score (None)."""
         tokens, scores, label = self.attribute(text, method)
+        ids = self._encode([text])[0]
         top = max((abs(s) for s in scores), default=0.0) or 1.0
-        if self.tokenizer.kind == "sentencepiece":
-            shown = [t.replace("\u2581", " ") for t in tokens]  # "▁" marks a word start
-        else:
-            shown = [t + " " for t in tokens]
-        return [(t, round(s / top, 4)) for t, s in zip(shown, scores, strict=True)], label
+        spans = []
+        for t, s, i in zip(tokens, scores, ids, strict=True):
+            t = t.replace("\u2581", " ") if self.tokenizer.kind == "sentencepiece" else t + " "
+            if i == UNK:  # "▁" marked a word start above; an unknown token is marked here
+                spans.append((t.rstrip() + "(?) ", None))
+            else:
+                spans.append((t, round(s / top, 4)))
+        return spans, label
 
     def describe(self) -> str:
         m, metrics = self.info.get("model_config", {}), self.info.get("metrics", {})

@@ -15,7 +15,7 @@ import torch
 
 from seqlab.checkpoint import load_checkpoint
 from seqlab.data.pairs import bucket_batches
-from seqlab.data.tokenizers import BOS, EOS, PAD, tokenizer_from_dict
+from seqlab.data.tokenizers import BOS, EOS, PAD, UNK, tokenizer_from_dict
 from seqlab.decoding import Hypothesis, beam_search, greedy
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -116,13 +116,17 @@ class Translator:
         (hyps,) = translate_ids(self.model, [ids], self.device, beam_size, length_penalty, n_best)
         best = hyps[0]
         pieces = self.src_tok.id_to_piece(ids)
+        surface = self.src_tok.pieces(text.strip())  # the text's own pieces: "ß", not "<unk>"
+        surface = surface if len(surface) == len(ids) else pieces
         return {
             "translation": self.tgt_tok.decode(best.tokens),
             "n_best": [(self.tgt_tok.decode(h.tokens), h.score, h.log_prob) for h in hyps],
             "source_tokens": pieces,
             "target_tokens": self.tgt_tok.id_to_piece(best.tokens),
             "attention": None if best.attention is None else best.attention.tolist(),
-            "unknown": [p for p, i in zip(pieces, ids, strict=True) if i == 1],
+            "unknown": [
+                p.replace("\u2581", "") for p, i in zip(surface, ids, strict=True) if i == UNK
+            ],
         }
 
     def translate_lines(

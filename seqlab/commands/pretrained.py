@@ -1,0 +1,56 @@
+"""`seqlab pretrained list|show|export`: the shipped models, their cards, and packing your own."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("pretrained", help="the models shipped with seqlab")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="{list,show,export}")
+
+    verbs.add_parser(
+        "list", help="the shipped models: name, task, size, test metrics"
+    ).set_defaults(func=_list)
+    s = verbs.add_parser("show", help="a shipped model's card (after checking its sha256)")
+    s.add_argument("name")
+    s.set_defaults(func=_show)
+
+    e = verbs.add_parser(
+        "export", help="pack a checkpoint compactly (fp16 or int8) into a .safetensors file"
+    )
+    e.add_argument("checkpoint", help="checkpoint file or run directory")
+    e.add_argument("out", help="the .safetensors file to write")
+    e.add_argument("--storage", choices=["fp16", "int8"], default="fp16")
+    e.set_defaults(func=_export)
+
+
+def _list(args) -> int:
+    from seqlab import pretrained
+
+    print(pretrained.table())
+    return 0
+
+
+def _show(args) -> int:
+    from seqlab import pretrained
+
+    pretrained.verify(args.name)
+    print(pretrained.card(args.name))
+    return 0
+
+
+def _export(args) -> int:
+    import hashlib
+    from pathlib import Path
+
+    from seqlab.checkpoint import load_checkpoint
+    from seqlab.errors import UserError
+    from seqlab.pretrained.packing import pack
+
+    if not args.out.endswith(".safetensors"):
+        raise UserError(f"the output file must end in .safetensors, got {args.out!r}")
+    counts = pack(load_checkpoint(args.checkpoint), args.out, args.storage)
+    data = Path(args.out).read_bytes()
+    stored = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    print(f"{args.out}: {len(data) / 1e6:.2f} MB ({stored} tensors)")
+    print(f"sha256 {hashlib.sha256(data).hexdigest()}")
+    return 0

@@ -1,0 +1,150 @@
+"""seqlab's shipped models: trained here, stored compactly in the package, checked on load.
+
+    >>> from seqlab import pretrained
+    >>> pretrained.names()                      # ['caption-flickr8k', ...]
+    >>> captioner = pretrained.load("caption-flickr8k")
+    >>> captioner.caption("dog.jpg")[0].text
+    >>> print(pretrained.card("caption-flickr8k"))
+
+Every CLI verb and app that takes ``--checkpoint`` also takes a shipped model's name, and uses
+its task's shipped model when ``--checkpoint`` is left out. Nothing is downloaded: the weights are
+package data (``seqlab/pretrained/weights/``), verified against the sha256 in the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from seqlab.errors import UserError
+from seqlab.pretrained.registry import ENTRIES, WEIGHTS_DIR, ModelEntry
+
+__all__ = ["ENTRIES", "ModelEntry", "names", "entry", "default_for", "verify", "verify_entry"]
+__all__ += ["read", "load"]
+__all__ += ["card", "table"]
+
+# The model each task uses when no --checkpoint is given.
+DEFAULTS = {
+    "caption": "caption-flickr8k",
+    "translate": "translate-multi30k-de-en",
+    "sentiment": "sentiment-sst2",
+    "charlm": "charlm-shakespeare",
+}
+
+
+def names() -> list[str]:
+    return list(ENTRIES)
+
+
+def entry(name: str) -> ModelEntry:
+    if name not in ENTRIES:
+        known = ", ".join(ENTRIES) or "none"
+        raise UserError(f"no shipped model named {name!r} (shipped: {known})")
+    return ENTRIES[name]
+
+
+def default_for(task: str) -> str:
+    """The shipped model's name for `task`, or a one-line error if none ships."""
+    name = DEFAULTS.get(task)
+    if name not in ENTRIES:
+        raise UserError(f"no shipped {task} model in this seqlab; pass --checkpoint RUN_DIR")
+    return name
+
+
+def _restore_hint(path: Path) -> str:
+    try:
+        rel = path.relative_to(Path(__file__).resolve().parents[2])
+        return f"restore it with `git checkout -- {rel}` (or reinstall seqlab)"
+    except ValueError:
+        return "reinstall seqlab to restore it"
+
+
+def verify(name: str) -> Path:
+    """The shipped file's path once its size and sha256 match the registry; else one sentence."""
+    return verify_entry(entry(name))
+
+
+def verify_entry(e: ModelEntry) -> Path:
+    path = e.path
+    if not path.is_file():
+        raise UserError(f"the weights of {e.name} are missing ({path}); {_restore_hint(path)}")
+    data = path.read_bytes()
+    if len(data) != e.size_bytes or hashlib.sha256(data).hexdigest() != e.sha256:
+        raise UserError(
+            f"the weights of {e.name} ({path}) fail their sha256 check: the file is truncated or "
+            f"altered; {_restore_hint(path)}"
+        )
+    return path
+
+
+def read(name: str) -> dict:
+    """The shipped model as an fp32 checkpoint dict, after the checksum holds."""
+    from seqlab.pretrained.packing import unpack
+
+    ckpt = unpack(verify(name))
+    ckpt["shipped"] = name
+    return ckpt
+
+
+def load(name: str, device: str = "auto"):
+    """The task's predictor for a shipped model (CaptionPredictor, Translator, ...)."""
+    task = entry(name).task
+    if task == "caption":
+        from seqlab.tasks.caption_predict import CaptionPredictor as cls
+    elif task == "translate":
+        from seqlab.tasks.translator import Translator as cls
+    elif task == "sentiment":
+        from seqlab.tasks.sentiment_predict import SentimentPredictor as cls
+    else:
+        from seqlab.tasks.charlm import CharLMPredictor as cls
+    return cls.from_checkpoint(name, device=device)
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in metrics.items())
+
+
+def card(name: str) -> str:
+    """The model card, generated from the registry entry (never written twice)."""
+    e = entry(name)
+    cost = ", ".join(
+        f"{k} {e.metrics[k] - v:+.3g}" for k, v in e.metrics_fp32.items() if k in e.metrics
+    )
+    lines = [
+        f"# {e.name}",
+        "",
+        e.summary,
+        "",
+        f"- task: {e.task}; parameters: {e.parameters:,}",
+        f"- data: {e.dataset}",
+        f"- licence terms: {e.licence}",
+        f"- test metrics (shipped file): {_fmt(e.metrics)}",
+        f"- fp32 checkpoint, same evaluation: {_fmt(e.metrics_fp32)}",
+        f"- cost of {e.storage} storage: {cost}",
+        f"- file: seqlab/pretrained/weights/{e.file}, {e.size_bytes / 1e6:.1f} MB, {e.storage}",
+        f"- sha256: {e.sha256}",
+        f"- trained on: {e.trained_on}",
+        "",
+        "Reproduce:",
+        "",
+        f"    {e.train_command}",
+        f"    {e.pack_command}",
+        f"    {e.eval_command}",
+    ]
+    if e.notes:
+        lines += ["", *[f"- {n}" for n in e.notes]]
+    return "\n".join(lines)
+
+
+def table() -> str:
+    """One line per shipped model: name, task, data, headline metric, size."""
+    rows = [f"{'name':28} {'task':10} {'size':>8}  {'storage':7}  test metrics"]
+    for e in ENTRIES.values():
+        rows.append(
+            f"{e.name:28} {e.task:10} {e.size_bytes / 1e6:6.1f}MB  {e.storage:7}  {_fmt(e.metrics)}"
+        )
+    return "\n".join(rows)
+
+
+def weights_dir() -> Path:
+    return WEIGHTS_DIR
