@@ -1,12 +1,12 @@
 """Latency of the Gradio apps under concurrent requests: p50/p95/max seconds and requests/s.
 
-    uv run python bench/app_latency.py                                 # all four, demo models
+    uv run python bench/app_latency.py                                 # all four, shipped models
     uv run python bench/app_latency.py --app sentiment --requests 64 --concurrency 16
     uv run python bench/app_latency.py --app translate --checkpoint runs/de-en
 
 Each app is launched in-process exactly as its main() launches it (seqlab.serving: the queue runs
-one request at a time per event, the rest wait), with --checkpoint or, without it, the app's own
-offline demo model (trained and cached on first use, as the app does: minutes, once). Then
+one request at a time per event, the rest wait), with --checkpoint or, without it, the app's
+shipped model (seqlab pretrained list). Then
 --requests requests go through gradio_client from --concurrency threads at once, cycling through
 the app's examples with the page's default settings. A latency counts from submission to answer,
 so it includes the wait in the queue: at concurrency C, expect about C times one request's time.
@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from seqlab import hardware
+from seqlab.pretrained import DEFAULTS
 
 APPS = ("caption", "sentiment", "translate", "gradients")
 
@@ -31,7 +32,7 @@ APPS = ("caption", "sentiment", "translate", "gradients")
 def sentiment_app(checkpoint: str | None):
     from apps.sentiment_demo import CACHE, EXAMPLES, build_demo, load_predictor
 
-    predictor, about = load_predictor(checkpoint, 120.0, CACHE)
+    predictor, about = load_predictor(checkpoint or DEFAULTS["sentiment"], 120.0, CACHE)
     requests = [(row[0], "integrated gradients") for row in EXAMPLES]  # the page's default
     return build_demo(predictor, about), "/classify", requests
 
@@ -39,7 +40,7 @@ def sentiment_app(checkpoint: str | None):
 def translate_app(checkpoint: str | None):
     from apps.translate_demo import CACHE, build_demo, load_translator
 
-    translator, about, examples = load_translator(checkpoint, 2.0, CACHE)
+    translator, about, examples = load_translator(checkpoint or DEFAULTS["translate"], 2.0, CACHE)
     requests = [(row[0], 5, 0.6, 3) for row in examples]  # the page's default beam and n-best
     return build_demo(translator, about, examples), "/translate", requests
 
@@ -50,7 +51,9 @@ def caption_app(checkpoint: str | None):
     from apps.caption_demo import build_demo, load_predictor
     from seqlab.tasks.caption_predict import scene_examples
 
-    predictor, examples, notice = load_predictor(checkpoint, "data/cache/caption-demo")
+    predictor, examples, notice = load_predictor(
+        checkpoint or DEFAULTS["caption"], "data/cache/caption-demo"
+    )
     images = examples or scene_examples(tempfile.mkdtemp(prefix="app_latency_"), n=8)
     requests = [(handle_file(path), 3, 3) for path in images]
     return build_demo(predictor, examples, notice), "/caption", requests

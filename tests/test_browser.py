@@ -154,6 +154,29 @@ def test_caption_app(page, shots, tmp_path):
         snap(page, shots, "caption-5-example")
 
 
+def test_caption_app_with_the_shipped_model(page, shots):
+    """The flagship as a user first meets it: the shipped captioner, a licensed photo clicked.
+    Its screenshot is the README's first picture (SEQLAB_SCREENSHOTS=docs/screenshots)."""
+    from apps import caption_demo as app
+    from seqlab import pretrained
+
+    if "caption-flickr8k" not in pretrained.ENTRIES:
+        pytest.skip("the captioner is not shipped in this checkout")
+    predictor, examples, notice = app.load_predictor("caption-flickr8k", "unused")
+    assert examples and "grace_hopper" in examples[0]
+    demo = app.build_demo(predictor, examples, notice)
+    theme = app.gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
+    with served(demo, css=app.CSS, theme=theme) as url:
+        page.goto(url)
+        expect(page.get_by_text("Shipped model")).to_be_visible()
+        hero = page.locator(".cap-hero")
+        block(page, "Examples").get_by_role("button").first.click()
+        expect(hero.locator(".score")).to_contain_text("beam 3 · score")
+        expect(hero).to_contain_text(re.compile(r"\b(man|woman|person|lady)\b"))
+        page.get_by_role("button", name=re.compile(r"^Thumbnail 2 of")).click()  # a word's map
+        snap(page, shots, "caption-shipped")
+
+
 def test_sentiment_app(page, shots, tmp_path):
     from apps import sentiment_demo as app
 
@@ -172,10 +195,11 @@ def test_sentiment_app(page, shots, tmp_path):
         snap(page, shots, "sentiment-1-typed")
 
         page.get_by_label("occlusion").check()
-        page.get_by_role("button", name="not good at all").click()  # an example fills the box
-        expect(text).to_have_value("not good at all")
+        example = app.EXAMPLES[2][0]  # "It's not a bad movie, just a forgettable one."
+        page.get_by_role("button", name=example).click()  # an example fills the box
+        expect(text).to_have_value(example)
         button.click()
-        expect(spans).to_contain_text("not")
+        expect(spans).to_contain_text("forgettable")
         expect(spans).not_to_contain_text("wonderful")
         snap(page, shots, "sentiment-2-example-occlusion")
 

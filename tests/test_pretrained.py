@@ -145,3 +145,10 @@ def test_a_corrupted_shipped_file_is_refused(tmp_path):
     copy.write_bytes(copy.read_bytes()[:-1])
     with pytest.raises(UserError, match="fail their sha256 check"):
         pretrained.verify_entry(dataclasses.replace(e, file=str(copy)))
+
+
+def test_readme_lists_the_shipped_models_as_the_registry_says():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert pretrained.markdown_table() in readme

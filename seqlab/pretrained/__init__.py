@@ -20,8 +20,7 @@ from seqlab.errors import UserError
 from seqlab.pretrained.registry import ENTRIES, WEIGHTS_DIR, ModelEntry
 
 __all__ = ["ENTRIES", "ModelEntry", "names", "entry", "default_for", "verify", "verify_entry"]
-__all__ += ["read", "load"]
-__all__ += ["card", "table"]
+__all__ += ["read", "load", "card", "table", "markdown_table", "weights_dir"]
 
 # The model each task uses when no --checkpoint is given.
 DEFAULTS = {
@@ -142,6 +141,20 @@ def table() -> str:
     for e in ENTRIES.values():
         rows.append(
             f"{e.name:28} {e.task:10} {e.size_bytes / 1e6:6.1f}MB  {e.storage:7}  {_fmt(e.metrics)}"
+        )
+    return "\n".join(rows)
+
+
+def markdown_table() -> str:
+    """The README's table of shipped models (tests/test_pretrained.py keeps the two in step)."""
+    rows = [
+        "| model | task | data | test metrics (shipped file) | size | retrain |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in ENTRIES.values():
+        rows.append(
+            f"| `{e.name}` | {e.task} | {e.dataset.split(';')[0]} | {_fmt(e.metrics)} | "
+            f"{e.size_bytes / 1e6:.1f} MB {e.storage} | `{e.train_command}` |"
         )
     return "\n".join(rows)
 
