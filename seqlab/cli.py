@@ -10,23 +10,29 @@ import importlib
 import logging
 import sys
 
+from seqlab.commands import GROUPS
 from seqlab.errors import UserError
 
-# Each group lives in seqlab/commands/<name>.py and is imported only when used.
-GROUPS = ["charlm", "data", "translate", "sentiment", "caption", "grads", "pretrained"]
 
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; of the groups (seqlab/commands/<name>.py) only the one that `argv` names is
+    imported, so `seqlab --help` and light groups (`seqlab pretrained list`) never load torch.
+    With ``argv=None`` every group is built (for tools that walk the whole CLI)."""
     parser = argparse.ArgumentParser(prog="seqlab", description="Recurrent networks lab.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="group", required=True, metavar="{" + ",".join(GROUPS) + "}")
-    for name in GROUPS:
-        importlib.import_module(f"seqlab.commands.{name}").add_parser(sub)
+    chosen = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    for name, help in GROUPS.items():
+        if argv is None or name == chosen:
+            importlib.import_module(f"seqlab.commands.{name}").add_parser(sub)
+        else:  # listed in the usage and help, built only when named
+            sub.add_parser(name, help=help, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse already printed a one-line usage error

@@ -152,3 +152,14 @@ def test_readme_lists_the_shipped_models_as_the_registry_says():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert pretrained.markdown_table() in readme
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["pretrained", "list"], ["nope"]])
+def test_help_list_and_usage_errors_do_not_import_torch(argv):
+    """They answer at once: only the named command group is imported, and these need no torch."""
+    import subprocess
+    import sys
+
+    code = f"import sys; from seqlab.cli import main; main({argv!r}); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr

@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from seqlab.commands import checkpoint_arg
+from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.distributed import print_main
 from seqlab.errors import UserError
@@ -32,7 +32,7 @@ USAGE = """seqlab caption train --dataset flickr8k --root DIR [--encoder NAME] [
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "caption",
-        help="image captioning (CNN encoder + LSTM decoder)",
+        help=GROUPS["caption"],
         usage=USAGE,
         description=__doc__.split("\n\n")[0],
     )

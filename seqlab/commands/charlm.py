@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from seqlab.commands import checkpoint_arg
+from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
 from seqlab.distributed import print_main
 from seqlab.models.charlm import CharLMConfig
@@ -12,7 +12,7 @@ from seqlab.training import OptimConfig
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("charlm", help="character-level language models")
+    p = sub.add_parser("charlm", help=GROUPS["charlm"])
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,sample,evaluate}")
 
     t = verbs.add_parser(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from seqlab.commands import GROUPS
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("data", help="list and download datasets")
+    p = sub.add_parser("data", help=GROUPS["data"])
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{list,fetch}")
     verbs.add_parser("list", help="datasets seqlab can download").set_defaults(func=_list)
     f = verbs.add_parser("fetch", help="download (and unpack) a dataset, checksum verified")

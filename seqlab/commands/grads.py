@@ -11,6 +11,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from seqlab.commands import GROUPS
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.errors import UserError
 
@@ -19,7 +20,7 @@ def add_parser(sub) -> None:
     from seqlab.gradients import TemporalConfig
     from seqlab.tasks.grads import GradTrainConfig
 
-    p = sub.add_parser("grads", help="gradient lab: vanishing and exploding gradients")
+    p = sub.add_parser("grads", help=GROUPS["grads"])
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{temporal,train,plot}")
     fmt = HelpFormatter
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from seqlab.commands import GROUPS
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("pretrained", help="the models shipped with seqlab")
+    p = sub.add_parser("pretrained", help=GROUPS["pretrained"])
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{list,show,export}")
 
     verbs.add_parser(

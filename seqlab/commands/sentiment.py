@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from seqlab.commands import checkpoint_arg
+from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args
 from seqlab.distributed import print_main
 from seqlab.models.classifier import ClassifierConfig
@@ -23,7 +23,7 @@ OPTIM_DEFAULTS = {"lr": 1e-3, "schedule": "none", "warmup_steps": 0}
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("sentiment", help="text classification (sentiment) with recurrent nets")
+    p = sub.add_parser("sentiment", help=GROUPS["sentiment"])
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,evaluate,predict}")
 
     t = verbs.add_parser(

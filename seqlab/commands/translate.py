@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from seqlab.commands import checkpoint_arg
+from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
 from seqlab.distributed import print_main
 from seqlab.models.seq2seq import Seq2SeqConfig
@@ -40,7 +40,7 @@ class _VerbOrText(argparse._SubParsersAction):
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "translate",
-        help="sentence translation with attention (seq2seq)",
+        help=GROUPS["translate"],
         usage="seqlab translate {train,evaluate} ... | seqlab translate TEXT --checkpoint PATH",
     )
     p.register("action", "verbs", _VerbOrText)
