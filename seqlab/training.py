@@ -340,12 +340,56 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def progress(iterable=None, **kwargs):
-    """A tqdm bar, quiet when stderr is not a terminal."""
+    """A tqdm bar on a terminal; elsewhere (a log file, a pipe, nohup) a ``LogProgress`` that
+    logs one line every ``log_seconds`` (default 30) instead of nothing."""
     from tqdm.auto import tqdm
 
+    log_seconds = kwargs.pop("log_seconds", 30.0)
+    if iterable is None and not sys.stderr.isatty() and not kwargs.get("disable"):
+        return LogProgress(kwargs.get("total"), kwargs.get("desc", "training"), log_seconds)
     kwargs.setdefault("disable", not sys.stderr.isatty())
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kwargs)
+
+
+class LogProgress:
+    """The part of tqdm's interface the trainers use (update, set_postfix, close), as log lines:
+    ``train: step 250/1800 (14%) loss=1.520 norm=0.70 | 3.2 min, 78 steps/min, ETA 19.8 min``."""
+
+    def __init__(self, total: int | None, desc: str, log_seconds: float = 30.0):
+        import time
+
+        self._clock = time.perf_counter
+        self.total, self.desc, self.every = total, desc, log_seconds
+        self.n, self.postfix = 0, ""
+        self._start = self._last = self._clock()
+        self._log = logging.getLogger("seqlab.progress")
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self._clock() - self._last >= self.every:
+            self._emit()
+
+    def set_postfix(self, **values) -> None:
+        self.postfix = " ".join(f"{k}={v}" for k, v in values.items())
+
+    def close(self) -> None:
+        if self.n:
+            self._emit()
+
+    def _emit(self) -> None:
+        self._last = self._clock()
+        minutes = (self._last - self._start) / 60
+        rate = self.n / max(minutes, 1e-9)  # steps per minute
+        where = f"step {self.n}"
+        eta = ""
+        if self.total:
+            where += f"/{self.total} ({100 * self.n / self.total:.0f}%)"
+            eta = f", ETA {(self.total - self.n) / max(rate, 1e-9):.1f} min"
+        self._log.info(
+            "%s: %s %s | %.1f min, %.0f steps/min%s",
+            self.desc, where, self.postfix, minutes, rate, eta,
+        )  # fmt: skip
 
 
 class WeightAverage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import pickle
@@ -175,3 +176,21 @@ def test_help_names_each_default_once(task, capsys):
     assert main([*(argv or [task, "train"]), "--help"]) == 0
     out = capsys.readouterr().out
     assert "--hidden-size" in out and "(default: None)" not in out
+
+
+def test_progress_without_a_terminal_logs_lines(caplog):
+    """A run whose stderr is a file or a pipe (pytest's capture) logs its progress instead of
+    printing nothing; log_seconds=0 logs every step."""
+    from seqlab.training import LogProgress, progress
+
+    bar = progress(total=4, desc="train", log_seconds=0)
+    assert isinstance(bar, LogProgress)
+    with caplog.at_level(logging.INFO, logger="seqlab.progress"):
+        for step in range(4):
+            bar.set_postfix(loss=f"{1.0 / (step + 1):.3f}")
+            bar.update(1)
+        bar.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "seqlab.progress"]
+    assert lines[0].startswith("train: step 1/4 (25%) loss=1.000")
+    assert "ETA" in lines[0] and "steps/min" in lines[0]
+    assert lines[-1].startswith("train: step 4/4 (100%) loss=0.250")

@@ -48,7 +48,12 @@ def add_parser(sub) -> None:
         dest="verb", required=True, action="verbs", metavar="{train,evaluate,TEXT}"
     )
 
-    t = verbs.add_parser("train", help="train a translator", formatter_class=HelpFormatter)
+    t = verbs.add_parser(
+        "train",
+        prog="seqlab translate train",
+        help="train a translator",
+        formatter_class=HelpFormatter,
+    )
     from seqlab.tasks.translate import TranslateTrainConfig
 
     add_dataclass_args(t, TranslateTrainConfig)
@@ -57,7 +62,11 @@ def add_parser(sub) -> None:
     t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
     t.set_defaults(func=_train)
 
-    e = verbs.add_parser("evaluate", help="BLEU (sacreBLEU) and perplexity on a test set")
+    e = verbs.add_parser(
+        "evaluate",
+        prog="seqlab translate evaluate",
+        help="BLEU (sacreBLEU) and perplexity on a test set",
+    )
     e.add_argument("--checkpoint", **checkpoint_arg("translate"))
     e.add_argument("--src", required=True, help="source sentences, one a line")
     e.add_argument("--ref", required=True, help="reference translations, aligned")
@@ -65,7 +74,9 @@ def add_parser(sub) -> None:
     e.add_argument("--output", help="also write the translations to this file")
     e.set_defaults(func=_evaluate)
 
-    x = verbs.add_parser("text", help="translate TEXT (the verb may be left out)")
+    x = verbs.add_parser(
+        "text", prog="seqlab translate", help="translate TEXT (the verb may be left out)"
+    )
     x.add_argument("text", help='the sentence to translate; "-" reads lines from stdin')
     x.add_argument("--checkpoint", **checkpoint_arg("translate"))
     _decoding_args(x)
@@ -109,9 +120,9 @@ def _evaluate(args) -> int:
     pairs = read_parallel(args.src, args.ref)
     tr = Translator.from_checkpoint(args.checkpoint, args.device)
     sources, refs = [s for s, _ in pairs], [r for _, r in pairs]
-    scores = tr.evaluate(sources, refs, args.beam, args.length_penalty)
+    hyps = tr.translate_lines(sources, args.beam, args.length_penalty)  # decoded once
+    scores = tr.evaluate(sources, refs, args.beam, args.length_penalty, hypotheses=hyps)
     if args.output:
-        hyps = tr.translate_lines(sources, args.beam, args.length_penalty)
         Path(args.output).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
     print(json.dumps(scores, indent=2))
     return 0

@@ -148,14 +148,16 @@ class Translator:
         references: list[str],
         beam_size: int = 5,
         length_penalty: float = 0.6,
+        hypotheses: list[str] | None = None,
     ) -> dict:
         """Corpus BLEU (sacreBLEU + lower-cased) of the translations, and the references'
-        perplexity under the model (teacher forcing, no label smoothing)."""
+        perplexity under the model (teacher forcing, no label smoothing). ``hypotheses``: the
+        sources already translated with these settings (they are not decoded again)."""
         from seqlab.tasks.translate import encode_pairs, evaluate_nll
 
         if len(sources) != len(references):
             raise UserError(f"{len(sources)} source lines but {len(references)} references")
-        hyps = self.translate_lines(sources, beam_size, length_penalty)
+        hyps = hypotheses or self.translate_lines(sources, beam_size, length_penalty)
         scores = corpus_bleu(hyps, references)
         examples = encode_pairs(
             list(zip(sources, references, strict=True)), self.src_tok, self.tgt_tok
