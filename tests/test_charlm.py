@@ -77,6 +77,12 @@ def test_train_sample_evaluate_cli(tmp_path, text_file, capsys):
     assert main(["charlm", "evaluate", "--checkpoint", str(out), "--text", str(text_file)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert math.isclose(result["bits_per_char"], result["loss_nats"] / math.log(2), rel_tol=1e-3)
+    n = len(text_file.read_text())
+    assert result["chars"] == n
+    argv = ["charlm", "evaluate", "--checkpoint", str(out), "--text", str(text_file)]
+    assert main([*argv, "--val-fraction", "0.1"]) == 0
+    assert json.loads(capsys.readouterr().out)["chars"] == n - int(n * 0.9)  # train's split
+    assert main([*argv, "--val-fraction", "1.5"]) == 1
 
 
 def test_sampling_is_reproducible_with_a_seed(tmp_path, text_file):

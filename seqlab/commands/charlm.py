@@ -42,6 +42,13 @@ def add_parser(sub) -> None:
     e = verbs.add_parser("evaluate", help="loss (nats) and bits per character on a text")
     e.add_argument("--checkpoint", **checkpoint_arg("charlm"))
     e.add_argument("--text", required=True, help="UTF-8 text file")
+    e.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="score only the last fraction of the text: the validation split that "
+        "`charlm train --val-fraction` held out (default: the whole text)",
+    )
     e.add_argument("--device", default="auto")
     e.set_defaults(func=_evaluate)
 
@@ -68,9 +75,23 @@ def _evaluate(args) -> int:
     import math
 
     from seqlab.data.text import read_text
+    from seqlab.errors import UserError
     from seqlab.tasks.charlm import CharLMPredictor
 
+    text = read_text(args.text)
+    if args.val_fraction is not None:
+        if not 0 < args.val_fraction < 1:
+            raise UserError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
+        text = text[int(len(text) * (1 - args.val_fraction)) :]  # as train() splits it
     pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
-    loss = pred.loss(read_text(args.text))
-    print(json.dumps({"loss_nats": round(loss, 4), "bits_per_char": round(loss / math.log(2), 4)}))
+    loss = pred.loss(text)
+    print(
+        json.dumps(
+            {
+                "loss_nats": round(loss, 4),
+                "bits_per_char": round(loss / math.log(2), 4),
+                "chars": len(text),
+            }
+        )
+    )
     return 0
