@@ -13,7 +13,7 @@ from seqlab.training import OptimConfig
 
 def add_parser(sub) -> None:
     p = sub.add_parser("charlm", help=GROUPS["charlm"])
-    verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,sample,evaluate}")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,sample,evaluate,inspect}")
 
     t = verbs.add_parser(
         "train",
@@ -51,6 +51,17 @@ def add_parser(sub) -> None:
     )
     e.add_argument("--device", default="auto")
     e.set_defaults(func=_evaluate)
+
+    i = verbs.add_parser(
+        "inspect",
+        help="what the cells track: activations, feature correlations, gate saturation, n-gram",
+    )
+    i.add_argument("--checkpoint", **checkpoint_arg("charlm"))
+    i.add_argument("--text", required=True, help="UTF-8 text to run the model over (<= 1 MB)")
+    i.add_argument("--out", default="runs/inspect", help="folder for the CSV/HTML/PNG/npy files")
+    i.add_argument("--save", type=int, default=20000, help="characters whose states are saved")
+    i.add_argument("--ngram-order", type=int, default=5, help="order of the n-gram baseline")
+    i.set_defaults(func=_inspect)
 
 
 def _train(args) -> int:
@@ -94,4 +105,36 @@ def _evaluate(args) -> int:
             }
         )
     )
+    return 0
+
+
+def _inspect(args) -> int:
+    import time
+    from pathlib import Path
+
+    from seqlab.data.text import read_text
+    from seqlab.errors import UserError
+    from seqlab.tasks.charlm import CharLMPredictor
+    from seqlab.tasks.charlm_inspect import trace
+    from seqlab.tasks.charlm_report import write_report
+
+    text = read_text(args.text)
+    if len(text) < 100:
+        raise UserError(f"{args.text} has {len(text)} characters; inspect needs at least 100")
+    if len(text) > 2_000_000:
+        raise UserError(f"{args.text} has {len(text):,} characters; inspect reads at most 2 MB")
+    if args.save < 1 or args.ngram_order < 1:
+        raise UserError("--save and --ngram-order must be >= 1")
+    t0 = time.perf_counter()
+    pred = CharLMPredictor.from_checkpoint(args.checkpoint, "cpu")
+    ids = pred.vocab.encode(text, what=args.text)
+    tr = trace(pred.model, ids, text, save=args.save)
+    summary = write_report(tr, text, Path(args.out), args.ngram_order)
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps({k: v for k, v in summary.items() if k != "top_cells"}, indent=2))
+    for row in summary["top_cells"]:
+        print(
+            f"{row['feature']:17} layer {row['layer'] + 1} {row['state']}[{row['unit']}]"
+            f"  r = {row['r']:+.2f}"
+        )
     return 0
