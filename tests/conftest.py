@@ -44,3 +44,11 @@ def no_fused_bf16():
         os.environ["SEQLAB_FUSED_BF16"] = before
     hardware.fused_bf16_ok.cache_clear()
     rnn._log_fp32_fallback.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def quote_run(tmp_path_factory):
+    """A small LSTM char-LM that learned to track quotes (tests/charlm_fixtures.py): its run."""
+    from charlm_fixtures import train_quote_model
+
+    return train_quote_model(tmp_path_factory.mktemp("quotes"))

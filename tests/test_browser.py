@@ -287,3 +287,27 @@ def test_gradients_app(page, shots, tmp_path):
         page.get_by_role("button", name="Plot").click()
         expect(page.get_by_text("no records with a grad_norm")).to_be_visible()
         snap(page, shots, "gradients-5-not-metrics")
+
+
+def test_charlm_app(page, shots, quote_run):
+    from apps import charlm_demo as app
+    from seqlab.tasks.charlm import CharLMPredictor
+    from seqlab.tasks.charlm_explore import CharLMExplorer
+
+    explorer = CharLMExplorer(CharLMPredictor.from_checkpoint(quote_run, "cpu"))
+    with served(app.build_demo(explorer, "a small test model")) as url:
+        page.goto(url)
+        page.get_by_label("Prime").fill('abc "')
+        page.get_by_role("button", name="Sample").click()
+        text = page.get_by_label("Text (sampled, or paste your own)")
+        expect(text).to_have_value(re.compile(r'^abc "'))
+        idle(page)
+        page.get_by_role("button", name="Colour the text").click()
+        expect(page.locator("pre.cells span").first).to_have_text("a")
+        assert page.locator("pre.cells span").count() == len(text.input_value())
+        snap(page, shots, "charlm-1-coloured")
+
+        page.get_by_label("Prime").fill("")
+        page.get_by_role("button", name="Sample").click()
+        expect(page.get_by_text("the prime is empty")).to_be_visible()
+        snap(page, shots, "charlm-2-empty-prime")

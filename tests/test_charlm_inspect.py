@@ -4,51 +4,22 @@ direct computation, every cell type works, and the report's files are written.""
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
 import torch
+from charlm_fixtures import planted
 
 from seqlab.cli import main
 from seqlab.data.char_features import FEATURES, char_features
 from seqlab.models.charlm import CharLM, CharLMConfig
 from seqlab.ngram import CharNGram
-from seqlab.tasks.charlm import CharLMPredictor, CharLMTrainConfig, train
+from seqlab.tasks.charlm import CharLMPredictor
 from seqlab.tasks.charlm_inspect import HIGH, LOW, top_cells, trace
-from seqlab.training import OptimConfig
-
-
-def planted(n: int = 30000, seed: int = 0) -> str:
-    """Words of a-j; inside double quotes they are upper case, so predicting a letter's case
-    needs to know whether a quote is open: a model that learns the text must track it."""
-    rng, out, quoted = random.Random(seed), [], False
-    while sum(map(len, out)) < n:
-        word = "".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 6)))
-        out.append(word.upper() if quoted else word)
-        if rng.random() < 0.15:
-            quoted = not quoted
-            out.append(' "' if quoted else '" ')
-        else:
-            out.append(" ")
-    return "".join(out)[:n]
 
 
 def best_r(tr, feature: str) -> float:
     return next(r["r"] for r in top_cells(tr) if r["feature"] == feature and r["rank"] == 1)
-
-
-@pytest.fixture(scope="module")
-def quote_run(tmp_path_factory):
-    """A 1-layer LSTM (hidden 32) trained 150 steps on the planted text: its run folder."""
-    folder = tmp_path_factory.mktemp("quotes")
-    (folder / "text.txt").write_text(planted())
-    cfg = CharLMTrainConfig(text=str(folder / "text.txt"), out=str(folder / "run"),
-                            max_steps=150, batch_size=16, bptt=64, eval_every=150,
-                            precision="fp32", device="cpu")  # fmt: skip
-    mcfg = CharLMConfig(hidden_size=32, embedding_size=16, num_layers=1, dropout=0.0)
-    train(cfg, mcfg, OptimConfig(lr=1e-2))
-    return folder / "run"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,163 @@
+"""Char-LM demo: sample live, colour the text by any unit, see the next-character distribution,
+and select a span to find the units that are on across it (LSTMVis) and where else they fire.
+
+    uv run python apps/charlm_demo.py                          # the shipped charlm-shakespeare
+    uv run python apps/charlm_demo.py --checkpoint runs/shakespeare [--host 127.0.0.1] [--port 7860]
+
+Works for LSTM, GRU and RNN checkpoints; only the LSTM has a cell state c (the page says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import html
+
+import gradio as gr
+
+from seqlab import pretrained
+from seqlab.errors import UserError
+from seqlab.serving import add_server_args, launch
+from seqlab.tasks.charlm_explore import MAX_SAMPLE, CharLMExplorer
+from seqlab.tasks.charlm_report import colour
+
+INTRO = """# seqlab char-LM: sample it, then look inside
+A character-level language model writes text one character at a time. Sample some, then colour
+it by any unit of the network (red: high, blue: low), ask what it expects next at any position,
+or select a span to find the units that stay on across it (LSTMVis) and where else they fire."""
+
+
+def _html(text: str, values) -> str:
+    """The text with each character on its value's colour (blue -1 .. white 0 .. red +1)."""
+    spans = "".join(
+        f'<span style="background:{colour(v)}" title="{float(v):+.2f}">'
+        + ("\u21b5<br>" if ch == "\n" else html.escape(ch))
+        + "</span>"
+        for ch, v in zip(text, values, strict=True)
+    )
+    style = "white-space:pre-wrap;font:14px/1.6 monospace"
+    return f'<pre class="cells" style="{style}">{spans}</pre>'
+
+
+def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
+    view = functools.lru_cache(maxsize=4)(explorer.view)  # one trace per text, reused
+
+    def sample(prime, temperature, top_k, length, seed):
+        try:
+            return explorer.sample(
+                prime, int(length), float(temperature), int(top_k), int(seed)
+            ), ""
+        except UserError as e:
+            return gr.skip(), f"**{e}**"
+
+    def units(text):
+        try:
+            v = view(text)
+        except UserError as e:
+            return gr.update(choices=[], value=None), f"**{e}**"
+        choices = [f"{r['feature']}: layer {r['layer'] + 1} {r['state']}[{r['unit']}] "
+                   f"r={r['r']:+.2f}" for r in v.best_units()]  # fmt: skip
+        note = "" if "c" in v.kinds else "This model has no cell state c (only the LSTM has one)."
+        return gr.update(choices=choices, value=choices[0] if choices else None), note
+
+    def colour(text, picked, kind, layer, unit):
+        try:
+            if picked:  # "feature: layer L s[U] r=..."
+                _, rest = picked.split(": ", 1)
+                layer_s, unit_s = rest.split(" ")[1], rest.split(" ")[2]
+                kind, layer, unit = unit_s[0], int(layer_s), int(unit_s[2:-1])
+            v = view(text)
+            return _html(text, v.values(kind, int(layer) - 1, int(unit))), ""
+        except UserError as e:
+            return None, f"**{e}**"
+
+    def next_char(text, position):
+        try:
+            return explorer.next_chars(text, int(position)), ""
+        except UserError as e:
+            return None, f"**{e}**"
+
+    def span(text, start, end, threshold):
+        try:
+            v = view(text)
+            found = v.on_across(int(start), int(end), float(threshold))
+        except UserError as e:
+            return None, f"**{e}**"
+        if not found:
+            return None, "No unit stays above the threshold across this span: lower it."
+        hits = v.together(found[:20], float(threshold))
+        shown = ", ".join(f"layer {la + 1} h[{u}]" for la, u in found[:20])
+        more = f" (the first 20 of {len(found)})" if len(found) > 20 else ""
+        return _html(text, hits.astype(float)), f"On across the span: {shown}{more}."
+
+    with gr.Blocks(title="seqlab: char-LM") as demo:
+        gr.Markdown(INTRO)
+        gr.Markdown(f"**Running:** {about}")
+        with gr.Row():
+            with gr.Column(scale=2):
+                prime = gr.Textbox(label="Prime", value="ROMEO:\n", lines=2)
+                with gr.Row():
+                    temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature")
+                    top_k = gr.Slider(0, 50, value=0, step=1, label="Top-k (0: all)")
+                with gr.Row():
+                    length = gr.Slider(1, MAX_SAMPLE, value=400, step=1, label="Length")
+                    seed = gr.Number(value=1, precision=0, label="Seed")
+                go = gr.Button("Sample", variant="primary")
+            with gr.Column(scale=3):
+                text = gr.Textbox(label="Text (sampled, or paste your own)", lines=10)
+                status = gr.Markdown()
+        with gr.Tab("Colour by a unit"):
+            with gr.Row():
+                picked = gr.Dropdown(label="Units most correlated with a text feature", choices=[])
+                kind = gr.Radio(["h", "c"], value="h", label="State")
+                layer = gr.Number(value=1, precision=0, label="Layer")
+                unit = gr.Number(value=0, precision=0, label="Unit")
+            paint = gr.Button("Colour the text")
+            gr.Markdown("The text, coloured by the unit (hover a character for its value):")
+            coloured = gr.HTML()
+        with gr.Tab("Next character"):
+            position = gr.Number(value=5, precision=0, label="Position (0 = first character)")
+            ask = gr.Button("What comes next?")
+            dist = gr.Label(label="The model's next-character distribution", num_top_classes=10)
+        with gr.Tab("Span search (LSTMVis)"):
+            with gr.Row():
+                start = gr.Number(value=0, precision=0, label="Span start")
+                end = gr.Number(value=6, precision=0, label="Span end (exclusive)")
+                threshold = gr.Slider(0, 1, value=0.3, step=0.05, label="On above")
+            find = gr.Button("Find units on across the span")
+            gr.Markdown("Where they are all on together (red):")
+            matches = gr.HTML()
+        go.click(sample, [prime, temperature, top_k, length, seed], [text, status],
+                 api_name="sample").then(units, [text], [picked, status])  # fmt: skip
+        text.blur(units, [text], [picked, status])
+        paint.click(
+            colour, [text, picked, kind, layer, unit], [coloured, status], api_name="colour"
+        )
+        picked.change(colour, [text, picked, kind, layer, unit], [coloured, status])
+        ask.click(next_char, [text, position], [dist, status], api_name="next_char")
+        find.click(span, [text, start, end, threshold], [matches, status], api_name="span")
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    from seqlab.tasks.charlm import CharLMPredictor
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--checkpoint",
+        default=pretrained.DEFAULTS["charlm"],
+        help="checkpoint file, run directory or shipped model name",
+    )
+    add_server_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        predictor = CharLMPredictor.from_checkpoint(args.checkpoint, "cpu")
+    except UserError as e:
+        parser.exit(1, f"charlm_demo: error: {e}\n")
+    m = predictor.model.cfg
+    about = f"`{args.checkpoint}`: {m.num_layers}-layer {m.cell.upper()}, hidden {m.hidden_size}"
+    launch(build_demo(CharLMExplorer(predictor), about), args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
