@@ -103,7 +103,11 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
                 text = gr.Textbox(label="Source text", lines=3)
                 beam = gr.Slider(1, 10, value=5, step=1, label="Beam size (1: greedy)")
                 alpha = gr.Slider(
-                    0.0, 2.0, value=0.6, step=0.1, label="Length penalty alpha (GNMT; 0: none)"
+                    0.0,
+                    2.0,
+                    value=translator.length_penalty,
+                    step=0.1,
+                    label="Length penalty alpha (GNMT; 0: none)",
                 )
                 n_best = gr.Slider(1, 10, value=3, step=1, label="n-best list size")
                 button = gr.Button("Translate", variant="primary")

@@ -41,7 +41,7 @@ def translate_app(checkpoint: str | None):
     from apps.translate_demo import CACHE, build_demo, load_translator
 
     translator, about, examples = load_translator(checkpoint or DEFAULTS["translate"], 2.0, CACHE)
-    requests = [(row[0], 5, 0.6, 3) for row in examples]  # the page's default beam and n-best
+    requests = [(row[0], 5, translator.length_penalty, 3) for row in examples]  # page defaults
     return build_demo(translator, about, examples), "/translate", requests
 
 

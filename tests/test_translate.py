@@ -230,3 +230,24 @@ def test_cli_pairs_file_and_user_errors(date_files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "checkpoint not found" in err and "empty" in err and "--beam" in err
     assert "Traceback" not in err
+
+
+def test_a_packed_model_carries_its_length_penalty(tmp_path, capsys):
+    from app_fixtures import tiny_translator
+
+    (tmp_path / "run").mkdir()
+    tr = tiny_translator(tmp_path / "run")
+    assert tr.length_penalty == 0.6  # a training run's checkpoint: the default
+    out = tmp_path / "m.safetensors"
+    argv = ["pretrained", "export", str(tmp_path / "run"), str(out), "--meta"]
+    assert main([*argv, "length_penalty=1.0"]) == 0
+    from seqlab.tasks.translator import Translator
+
+    packed = Translator.from_checkpoint(out, "cpu")
+    assert packed.length_penalty == 1.0
+    assert (
+        packed.translate("may 1 1990")["translation"]
+        == packed.translate("may 1 1990", length_penalty=1.0)["translation"]
+    )
+    assert main([*argv, "length_penalty"]) == 1
+    assert "--meta takes KEY=JSON" in capsys.readouterr().err

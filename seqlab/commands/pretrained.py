@@ -22,6 +22,13 @@ def add_parser(sub) -> None:
     e.add_argument("checkpoint", help="checkpoint file or run directory")
     e.add_argument("out", help="the .safetensors file to write")
     e.add_argument("--storage", choices=["fp16", "int8"], default="fp16")
+    e.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="store a setting with the model, e.g. length_penalty=1.0 (the translator's alpha)",
+    )
     e.set_defaults(func=_export)
 
 
@@ -42,6 +49,7 @@ def _show(args) -> int:
 
 def _export(args) -> int:
     import hashlib
+    import json
     from pathlib import Path
 
     from seqlab.checkpoint import load_checkpoint
@@ -50,7 +58,16 @@ def _export(args) -> int:
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"the output file must end in .safetensors, got {args.out!r}")
-    counts = pack(load_checkpoint(args.checkpoint), args.out, args.storage)
+    ckpt = load_checkpoint(args.checkpoint)
+    for item in args.meta:
+        key, sep, value = item.partition("=")
+        try:
+            ckpt[key] = json.loads(value)
+        except json.JSONDecodeError:
+            sep = ""
+        if not sep or not key:
+            raise UserError(f"--meta takes KEY=JSON, e.g. length_penalty=1.0; got {item!r}")
+    counts = pack(ckpt, args.out, args.storage)
     data = Path(args.out).read_bytes()
     stored = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     print(f"{args.out}: {len(data) / 1e6:.2f} MB ({stored} tensors)")

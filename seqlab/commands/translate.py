@@ -88,7 +88,12 @@ def add_parser(sub) -> None:
 
 def _decoding_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", type=int, default=5, help="beam size (1: greedy)")
-    p.add_argument("--length-penalty", type=float, default=0.6, help="GNMT alpha (0: none)")
+    p.add_argument(
+        "--length-penalty",
+        type=float,
+        default=None,
+        help="GNMT alpha (0: none; default: the model's own, else 0.6)",
+    )
     p.add_argument("--device", default="auto")
 
 

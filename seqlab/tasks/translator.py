@@ -78,6 +78,8 @@ class Translator:
     def __init__(self, model: Seq2Seq, src_tok, tgt_tok, device: torch.device, info: dict):
         self.model, self.src_tok, self.tgt_tok = model.eval(), src_tok, tgt_tok
         self.device, self.info = device, info
+        # the GNMT alpha chosen on dev for this model (stored by `pretrained export --meta`)
+        self.length_penalty = float(info.get("length_penalty", 0.6))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Translator:
@@ -90,6 +92,7 @@ class Translator:
             "model_config": ckpt["model_config"],
             "metrics": ckpt.get("metrics", {}),
             "description": ckpt.get("description", ""),
+            "length_penalty": ckpt.get("length_penalty", 0.6),
         }
         src_tok = tokenizer_from_dict(ckpt["src_tokenizer"])
         return cls(model.to(dev), src_tok, tokenizer_from_dict(ckpt["tgt_tokenizer"]), dev, info)
@@ -106,14 +109,15 @@ class Translator:
         return self.src_tok.encode(text) or [EOS]
 
     def translate(
-        self, text: str, beam_size: int = 5, length_penalty: float = 0.6, n_best: int = 1
+        self, text: str, beam_size: int = 5, length_penalty: float | None = None, n_best: int = 1
     ) -> dict:
         """{"translation", "n_best": [(text, score, log_prob)], "source_tokens", "target_tokens",
         "attention": (T, S) list of lists or None, "unknown": source pieces not in the vocab}."""
         if not 1 <= n_best <= beam_size:
             raise UserError(f"n-best must be between 1 and the beam size ({beam_size})")
         ids = self._encode(text)
-        (hyps,) = translate_ids(self.model, [ids], self.device, beam_size, length_penalty, n_best)
+        alpha = self.length_penalty if length_penalty is None else length_penalty
+        (hyps,) = translate_ids(self.model, [ids], self.device, beam_size, alpha, n_best)
         best = hyps[0]
         pieces = self.src_tok.id_to_piece(ids)
         surface = self.src_tok.pieces(text.strip())  # the text's own pieces: "ß", not "<unk>"
@@ -133,12 +137,18 @@ class Translator:
         self,
         lines: list[str],
         beam_size: int = 5,
-        length_penalty: float = 0.6,
+        length_penalty: float | None = None,
         batch_size: int = 64,
     ) -> list[str]:
         sources = [self.src_tok.encode(s) or [EOS] for s in lines]
         hyps = translate_ids(
-            self.model, sources, self.device, beam_size, length_penalty, 1, batch_size
+            self.model,
+            sources,
+            self.device,
+            beam_size,
+            self.length_penalty if length_penalty is None else length_penalty,
+            1,
+            batch_size,
         )
         return [self.tgt_tok.decode(h[0].tokens) for h in hyps]
 
@@ -147,7 +157,7 @@ class Translator:
         sources: list[str],
         references: list[str],
         beam_size: int = 5,
-        length_penalty: float = 0.6,
+        length_penalty: float | None = None,
         hypotheses: list[str] | None = None,
     ) -> dict:
         """Corpus BLEU (sacreBLEU + lower-cased) of the translations, and the references'
