@@ -22,6 +22,7 @@ from pathlib import Path
 import gradio as gr
 
 from seqlab import pretrained
+from seqlab.commands import checkpoint_arg
 from seqlab.data.photos import licensed_photos
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
@@ -273,11 +274,7 @@ def load_predictor(checkpoint: str, cache_dir: str, toy: bool = False) -> tuple:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--checkpoint",
-        default=pretrained.DEFAULTS["caption"],
-        help="a captioner: checkpoint file, run directory or shipped model name",
-    )
+    parser.add_argument("--checkpoint", **checkpoint_arg("caption"))
     parser.add_argument(
         "--toy", action="store_true", help="train (once) and serve a synthetic-scenes captioner"
     )

@@ -15,7 +15,7 @@ import html
 
 import gradio as gr
 
-from seqlab import pretrained
+from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
 from seqlab.tasks.charlm_explore import MAX_SAMPLE, CharLMExplorer
@@ -143,11 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     from seqlab.tasks.charlm import CharLMPredictor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--checkpoint",
-        default=pretrained.DEFAULTS["charlm"],
-        help="checkpoint file, run directory or shipped model name",
-    )
+    parser.add_argument("--checkpoint", **checkpoint_arg("charlm"))
     add_server_args(parser)
     args = parser.parse_args(argv)
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from seqlab import pretrained
+from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
 
@@ -110,11 +111,7 @@ def load_predictor(checkpoint: str, train_seconds: float, cache: Path, toy: bool
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--checkpoint",
-        default=pretrained.DEFAULTS["sentiment"],
-        help="checkpoint file, run directory or shipped model name",
-    )
+    parser.add_argument("--checkpoint", **checkpoint_arg("sentiment"))
     add_server_args(parser)
     parser.add_argument(
         "--toy", action="store_true", help="train (once) and serve a small generated-data model"

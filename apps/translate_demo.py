@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from seqlab import pretrained
+from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
 
@@ -176,11 +177,7 @@ def _progress_bar(minutes: float):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--checkpoint",
-        default=pretrained.DEFAULTS["translate"],
-        help="checkpoint file, run directory or shipped model name",
-    )
+    parser.add_argument("--checkpoint", **checkpoint_arg("translate"))
     add_server_args(parser)
     parser.add_argument(
         "--toy", action="store_true", help="train (once) and serve a small dates -> ISO model"
