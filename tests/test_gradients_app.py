@@ -46,10 +46,27 @@ def test_temporal_bad_input_is_a_clear_error(client):
 
 def test_train_endpoint(client):
     loss, norm, table = client.predict(
-        "adding", ["rnn", "gru"], [10], 20, 1.0, 8, api_name="/train"
+        "adding", ["rnn", "gru"], [10], 20, 1.0, 8, "adam", 0.01, 16, api_name="/train"
     )
     assert loss is not None and norm is not None
     assert "| gru | 1 |" in table and "| rnn | none |" in table
+    assert "Held-out accuracy" in table  # the table says what its numbers are
+
+
+def test_sgd_preset_explodes_unclipped_and_survives_clipped(client):
+    """The lesson of the SGD preset, on a shorter run: the unclipped RNN's loss becomes inf,
+    the clipped one stays finite."""
+    from apps.gradients_demo import PRESETS
+
+    task, _, lengths, _, clip, hidden, opt, lr, batch = next(
+        v for k, v in PRESETS.items() if k.startswith("SGD")
+    )
+    _, _, table = client.predict(
+        task, ["rnn"], lengths, 40, clip, hidden, opt, lr, batch, api_name="/train"
+    )
+    rows = {line.split("|")[2].strip(): line for line in table.splitlines() if "| rnn |" in line}
+    assert "inf" in rows["none"] or "nan" in rows["none"]
+    assert "inf" not in rows["1"] and "nan" not in rows["1"]
 
 
 def test_run_endpoint(client, tmp_path):
