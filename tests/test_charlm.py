@@ -220,3 +220,16 @@ def test_compiled_training_saves_the_uncompiled_state_dict(tmp_path, text_file):
     )
     keys = torch.load(out / "ckpt_last.pt", weights_only=True)["model"].keys()
     assert keys and not any(k.startswith("_orig_mod") for k in keys)
+
+
+def test_a_time_limit_stops_the_run_and_anneals_the_rate_over_it(tmp_path, text_file):
+    """--time-limit with a step budget far out of reach: the run stops on the clock, and the
+    cosine schedule follows the clock, so it ends near its floor (5% of --lr) all the same."""
+    out = tmp_path / "run"
+    argv = ["charlm", "train", "--text", str(text_file), "--out", str(out), "--max-steps",
+            "100000", "--time-limit", "0.05", "--warmup-steps", "2", "--lr", "0.01",
+            *TINY]  # fmt: skip
+    assert main(argv) == 0
+    steps = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
+    assert 3 <= len(steps) < 100000
+    assert steps[-1]["lr"] <= 0.01 * 0.1

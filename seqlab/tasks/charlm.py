@@ -226,7 +226,11 @@ def train(
             norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
             carry, pos = next_carry, t
             step += 1
-            sched.step_batch()
+            used = None  # the share of --time-limit spent, on rank 0's clock (all ranks agree)
+            if cfg.time_limit > 0:
+                minutes = distributed.from_main((time.perf_counter() - t0) / 60, info)
+                used = minutes / cfg.time_limit
+            sched.step_batch(used)  # a cosine schedule anneals over the time budget too
             guard.update(stepped, step, fp16=scaler is not None)
             tokens += y.numel() * info.world_size
             tok_s = tokens / (time.perf_counter() - t0)
@@ -243,7 +247,7 @@ def train(
                 )
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.3f}", norm=f"{norm:.2f}", tok_s=f"{tok_s:.0f}")
-            out_of_time = cfg.time_limit > 0 and time.perf_counter() - t0 > cfg.time_limit * 60
+            out_of_time = used is not None and used >= 1.0
             if step % cfg.eval_every == 0 or step == total or out_of_time:
                 # Every process scores the whole validation text, so all agree on the result.
                 val_loss = evaluate_loss(model, val_streams, cfg.bptt, device, precision)
