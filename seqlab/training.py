@@ -346,7 +346,9 @@ def progress(iterable=None, **kwargs):
 
     log_seconds = kwargs.pop("log_seconds", 30.0)
     if iterable is None and not sys.stderr.isatty() and not kwargs.get("disable"):
-        return LogProgress(kwargs.get("total"), kwargs.get("desc", "training"), log_seconds)
+        bar = LogProgress(kwargs.get("total"), kwargs.get("desc", "training"), log_seconds)
+        bar.n = bar.start_n = kwargs.get("initial") or 0  # a resumed run counts on
+        return bar
     kwargs.setdefault("disable", not sys.stderr.isatty())
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kwargs)
@@ -361,7 +363,8 @@ class LogProgress:
 
         self._clock = time.perf_counter
         self.total, self.desc, self.every = total, desc, log_seconds
-        self.n, self.postfix = 0, ""
+        self.n = self.start_n = 0
+        self.postfix = ""
         self._start = self._last = self._clock()
         self._log = logging.getLogger("seqlab.progress")
 
@@ -374,13 +377,13 @@ class LogProgress:
         self.postfix = " ".join(f"{k}={v}" for k, v in values.items())
 
     def close(self) -> None:
-        if self.n:
+        if self.n > self.start_n:
             self._emit()
 
     def _emit(self) -> None:
         self._last = self._clock()
         minutes = (self._last - self._start) / 60
-        rate = self.n / max(minutes, 1e-9)  # steps per minute
+        rate = (self.n - self.start_n) / max(minutes, 1e-9)  # steps per minute, this process
         where = f"step {self.n}"
         eta = ""
         if self.total:

@@ -194,3 +194,6 @@ def test_progress_without_a_terminal_logs_lines(caplog):
     assert lines[0].startswith("train: step 1/4 (25%) loss=1.000")
     assert "ETA" in lines[0] and "steps/min" in lines[0]
     assert lines[-1].startswith("train: step 4/4 (100%) loss=0.250")
+    resumed = progress(total=10, initial=6, desc="train", log_seconds=0)
+    resumed.update(1)
+    assert resumed.n == 7  # a resumed run counts on from its checkpoint's step
