@@ -78,7 +78,8 @@ REVIEWS = [
     ("the plot is dull and the acting is terrible.", "negative"),
     ("a boring, pointless mess.", "negative"),
     ("not good at all.", "negative"),
-    ("it is not a bad film.", "positive"),
+    ("never boring, always surprising.", "positive"),
+    ("the acting is not convincing.", "negative"),
     ("i did n't like it one bit.", "negative"),
 ]
 
