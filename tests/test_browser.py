@@ -162,9 +162,12 @@ def test_caption_app_with_the_shipped_model(page, shots):
 
     if "caption-flickr8k" not in pretrained.ENTRIES:
         pytest.skip("the captioner is not shipped in this checkout")
+    from seqlab.data.photos import licensed_photos
+
     predictor, examples, notice = app.load_predictor("caption-flickr8k", "unused")
     assert examples and "grace_hopper" in examples[0]
-    demo = app.build_demo(predictor, examples, notice)
+    # only the licensed photos: the screenshot goes into the README (no Flickr8k thumbnails)
+    demo = app.build_demo(predictor, [str(p.path) for p in licensed_photos()], notice)
     theme = app.gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
     with served(demo, css=app.CSS, theme=theme) as url:
         page.goto(url)
