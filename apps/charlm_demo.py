@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import html
 
 import gradio as gr
 
@@ -19,24 +18,12 @@ from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
 from seqlab.tasks.charlm_explore import MAX_SAMPLE, CharLMExplorer
-from seqlab.tasks.charlm_report import colour
+from seqlab.tasks.charlm_report import cell_spans
 
 INTRO = """# seqlab char-LM: sample it, then look inside
 A character-level language model writes text one character at a time. Sample some, then colour
 it by any unit of the network (red: high, blue: low), ask what it expects next at any position,
 or select a span to find the units that stay on across it (LSTMVis) and where else they fire."""
-
-
-def _html(text: str, values) -> str:
-    """The text with each character on its value's colour (blue -1 .. white 0 .. red +1)."""
-    spans = "".join(
-        f'<span style="background:{colour(v)}" title="{float(v):+.2f}">'
-        + ("\u21b5<br>" if ch == "\n" else html.escape(ch))
-        + "</span>"
-        for ch, v in zip(text, values, strict=True)
-    )
-    style = "white-space:pre-wrap;font:14px/1.6 monospace"
-    return f'<pre class="cells" style="{style}">{spans}</pre>'
 
 
 def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
@@ -67,7 +54,7 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
                 layer_s, unit_s = rest.split(" ")[1], rest.split(" ")[2]
                 kind, layer, unit = unit_s[0], int(layer_s), int(unit_s[2:-1])
             v = view(text)
-            return _html(text, v.values(kind, int(layer) - 1, int(unit))), ""
+            return cell_spans(text, v.values(kind, int(layer) - 1, int(unit))), ""
         except UserError as e:
             return None, f"**{e}**"
 
@@ -88,7 +75,7 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
         hits = v.together(found[:20], float(threshold))
         shown = ", ".join(f"layer {la + 1} h[{u}]" for la, u in found[:20])
         more = f" (the first 20 of {len(found)})" if len(found) > 20 else ""
-        return _html(text, hits.astype(float)), f"On across the span: {shown}{more}."
+        return cell_spans(text, hits.astype(float)), f"On across the span: {shown}{more}."
 
     with gr.Blocks(title="seqlab: char-LM") as demo:
         gr.Markdown(INTRO)

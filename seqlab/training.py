@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,18 +360,15 @@ class LogProgress:
     ``train: step 250/1800 (14%) loss=1.520 norm=0.70 | 3.2 min, 78 steps/min, ETA 19.8 min``."""
 
     def __init__(self, total: int | None, desc: str, log_seconds: float = 30.0):
-        import time
-
-        self._clock = time.perf_counter
         self.total, self.desc, self.every = total, desc, log_seconds
         self.n = self.start_n = 0
         self.postfix = ""
-        self._start = self._last = self._clock()
+        self._start = self._last = time.perf_counter()
         self._log = logging.getLogger("seqlab.progress")
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        if self._clock() - self._last >= self.every:
+        if time.perf_counter() - self._last >= self.every:
             self._emit()
 
     def set_postfix(self, **values) -> None:
@@ -381,7 +379,7 @@ class LogProgress:
             self._emit()
 
     def _emit(self) -> None:
-        self._last = self._clock()
+        self._last = time.perf_counter()
         minutes = (self._last - self._start) / 60
         rate = (self.n - self.start_n) / max(minutes, 1e-9)  # steps per minute, this process
         where = f"step {self.n}"

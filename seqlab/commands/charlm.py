@@ -85,7 +85,7 @@ def _sample(args) -> int:
 def _evaluate(args) -> int:
     import math
 
-    from seqlab.data.text import read_text
+    from seqlab.data.text import read_text, split_text
     from seqlab.errors import UserError
     from seqlab.tasks.charlm import CharLMPredictor
 
@@ -93,7 +93,7 @@ def _evaluate(args) -> int:
     if args.val_fraction is not None:
         if not 0 < args.val_fraction < 1:
             raise UserError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
-        text = text[int(len(text) * (1 - args.val_fraction)) :]  # as train() splits it
+        _, text = split_text(text, args.val_fraction)  # the split train() holds out
     pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
     loss = pred.loss(text)
     print(

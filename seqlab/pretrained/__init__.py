@@ -19,7 +19,7 @@ from pathlib import Path
 from seqlab.errors import UserError
 from seqlab.pretrained.registry import ENTRIES, WEIGHTS_DIR, ModelEntry
 
-__all__ = ["ENTRIES", "ModelEntry", "names", "entry", "default_for", "verify", "verify_entry"]
+__all__ = ["ENTRIES", "ModelEntry", "names", "entry", "verify", "verify_entry"]
 __all__ += ["read", "load", "card", "table", "markdown_table", "weights_dir"]
 
 # The model each task uses when no --checkpoint is given.
@@ -40,14 +40,6 @@ def entry(name: str) -> ModelEntry:
         known = ", ".join(ENTRIES) or "none"
         raise UserError(f"no shipped model named {name!r} (shipped: {known})")
     return ENTRIES[name]
-
-
-def default_for(task: str) -> str:
-    """The shipped model's name for `task`, or a one-line error if none ships."""
-    name = DEFAULTS.get(task)
-    if name not in ENTRIES:
-        raise UserError(f"no shipped {task} model in this seqlab; pass --checkpoint RUN_DIR")
-    return name
 
 
 def _restore_hint(path: Path) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from seqlab.checkpoint import FORMAT_VERSION, atomic_write_bytes
 from seqlab.errors import UserError
@@ -87,10 +87,8 @@ def pack(ckpt: dict, path: str | Path, storage: str = "fp16") -> dict[str, int]:
     kinds: dict[str, str] = {}
     meta = {k: _split(v, k, storage, tensors, kinds) for k, v in keep.items()}
     header = {HEADER_KEY: json.dumps({"checkpoint": meta, "storage": kinds}, sort_keys=True)}
-    tmp = Path(path).with_suffix(".tmp-pack")
-    save_file(tensors, str(tmp), metadata=header)
-    atomic_write_bytes(path, lambda f: f.write(tmp.read_bytes()))
-    tmp.unlink()
+    data = save(tensors, metadata=header)  # the file's bytes, written atomically below
+    atomic_write_bytes(path, lambda f: f.write(data))
     counts: dict[str, int] = {}
     for kind in kinds.values():
         counts[kind] = counts.get(kind, 0) + 1

@@ -115,7 +115,9 @@ def trace(model: CharLM, ids: Tensor, text: str, save: int = 20_000, chunk: int 
         x = model.embedding(x_all[:, s0 : s0 + chunk])  # (B, C, E)
         p = pos[:, s0 : s0 + chunk]  # (B, C)
         valid = (p < N).flatten()  # padding at the end of the last stream
-        f = feats[p.flatten().clamp(max=N - 1)][valid]  # (M, F)
+        at = p.flatten()[valid]  # (M,) text positions of the real characters
+        saved = at < save
+        f = feats[at]  # (M, F)
         for layer in range(L):
             w_ih, w_hh, b_ih, b_hh = rnn._weights(layer, 0)
             pre = F.linear(x, w_ih, b_ih)  # (B, C, G*H): all steps in one matmul
@@ -132,8 +134,7 @@ def trace(model: CharLM, ids: Tensor, text: str, save: int = 20_000, chunk: int 
             for k in kinds:
                 a = layer_states[k].reshape(-1, H)[valid]  # (M, H)
                 moments[k].add(layer, a, f, first=layer == 0)
-                keep = p.flatten()[valid] < save
-                states[k][p.flatten()[valid][keep].numpy(), layer] = a[keep].half().numpy()
+                states[k][at[saved].numpy(), layer] = a[saved].half().numpy()
             for j, name in enumerate(gates):
                 gv = torch.stack([g[j] for g in gs], 1).reshape(-1, H)[valid]  # (M, H)
                 sat[name][layer, :, 0] += (gv < LOW).sum(0).numpy()
@@ -141,7 +142,7 @@ def trace(model: CharLM, ids: Tensor, text: str, save: int = 20_000, chunk: int 
             x = out
         logits = model.head(x)  # (B, C, V): dropout is off in eval mode
         lp = logits.log_softmax(-1).gather(-1, y_all[:, s0 : s0 + chunk, None])[..., 0]
-        nll[p.flatten().numpy()] = -lp.flatten().double().numpy()
+        nll[p.flatten().numpy()] = -lp.flatten().double().numpy()  # padding lands past N
     for name in gates:
         sat[name] /= N
     return Trace(cell, N, states, nll[: N - 1], {k: m.corr() for k, m in moments.items()}, sat)
@@ -149,17 +150,16 @@ def trace(model: CharLM, ids: Tensor, text: str, save: int = 20_000, chunk: int 
 
 def top_cells(tr: Trace, k: int = 5) -> list[dict]:
     """For every feature, the k units whose activation correlates most with it (by |r|)."""
+    kinds = list(tr.corr)
+    corr = np.stack([tr.corr[kind] for kind in kinds])  # (K, L, H, F)
     rows = []
     for fi, feature in enumerate(FEATURES):
-        cands = []
-        for kind, corr in tr.corr.items():  # (L, H, F)
-            for layer, unit in np.argwhere(np.ones(corr.shape[:2], dtype=bool)):
-                cands.append((abs(corr[layer, unit, fi]), kind, int(layer), int(unit)))
-        cands.sort(reverse=True)
-        for rank, (_, kind, layer, unit) in enumerate(cands[:k], 1):
-            r = float(tr.corr[kind][layer, unit, fi])
+        r = corr[..., fi]  # (K, L, H)
+        best = np.argsort(-np.abs(r), axis=None, kind="stable")[:k]
+        for rank, flat in enumerate(best, 1):
+            kind, layer, unit = np.unravel_index(flat, r.shape)
             rows.append(
-                {"feature": feature, "rank": rank, "state": kind, "layer": layer, "unit": unit,
-                 "r": round(r, 4)}
+                {"feature": feature, "rank": rank, "state": kinds[kind], "layer": int(layer),
+                 "unit": int(unit), "r": round(float(r[kind, layer, unit]), 4)}
             )  # fmt: skip
     return rows

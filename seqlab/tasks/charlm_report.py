@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqlab.data.text import split_text
 from seqlab.ngram import CharNGram
 from seqlab.tasks.charlm_inspect import GATES, HIGH, LOW, Trace, top_cells
 
@@ -27,16 +28,23 @@ def colour(value: float) -> str:
     return f"rgb(255,{fade},{fade})" if v > 0 else f"rgb({fade},{fade},255)"
 
 
+def cell_spans(text: str, values: np.ndarray) -> str:
+    """A <pre class="cells"> of the text, each character on its value's colour (hover: value)."""
+    spans = "".join(
+        f'<span style="background:{colour(v)}" title="{float(v):+.2f}">'
+        + ("\u21b5<br>" if ch == "\n" else html.escape(ch))
+        + "</span>"
+        for ch, v in zip(text, values, strict=False)
+    )
+    style = "white-space:pre-wrap;font:14px/1.6 monospace"
+    return f'<pre class="cells" style="{style}">{spans}</pre>'
+
+
 def cell_html(text: str, values: np.ndarray, title: str) -> str:
-    """The text with each character's background coloured by the unit's activation."""
-    spans = []
-    for ch, v in zip(text, values, strict=False):
-        shown = "\u21b5<br>" if ch == "\n" else html.escape(ch)
-        spans.append(f'<span style="background:{colour(v)}">{shown}</span>')
+    """A standalone page: the title and the text coloured by the unit's activation."""
     return (
         f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<h3 style='font-family:sans-serif'>{html.escape(title)}</h3>"
-        "<pre style='font:14px/1.5 monospace;white-space:pre-wrap'>" + "".join(spans) + "</pre>"
+        f"<h3 style='font-family:sans-serif'>{html.escape(title)}</h3>" + cell_spans(text, values)
     )
 
 
@@ -119,9 +127,9 @@ def write_report(tr: Trace, text: str, out: Path, ngram_order: int = 5, val_frac
 
 def compare_ngram(tr: Trace, text: str, out: Path, order: int, val_fraction: float) -> dict:
     """Fit the n-gram on the first part of the text, compare per character on the rest."""
-    cut = int(len(text) * (1 - val_fraction))
-    lm = CharNGram.fit(text[:cut], order)
-    tail = text[cut:]
+    head, tail = split_text(text, val_fraction)
+    cut = len(head)
+    lm = CharNGram.fit(head, order)
     ng = lm.nll(tail)[1:]  # character t given the ones before it, t >= cut + 1
     net = tr.nll[cut : cut + len(ng)]  # nll[t] scores character t + 1
     ng = ng[: len(net)]
