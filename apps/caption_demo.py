@@ -22,11 +22,12 @@ from pathlib import Path
 import gradio as gr
 
 from seqlab import pretrained
+from seqlab.caption.predict import CaptionPredictor, scene_examples
+from seqlab.caption.train import scenes_demo_predictor
 from seqlab.commands import checkpoint_arg
 from seqlab.data.photos import licensed_photos
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
-from seqlab.tasks.caption_predict import CaptionPredictor, scene_examples, scenes_demo_predictor
 
 MAX_BEAM = 8  # beam size and n-best; checked in caption() since preprocess=False skips the sliders
 CSS = """

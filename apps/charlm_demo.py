@@ -14,11 +14,11 @@ import functools
 
 import gradio as gr
 
+from seqlab.charlm.explore import MAX_SAMPLE, CharLMExplorer
+from seqlab.charlm.report import cell_spans
 from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
 from seqlab.serving import add_server_args, launch
-from seqlab.tasks.charlm_explore import MAX_SAMPLE, CharLMExplorer
-from seqlab.tasks.charlm_report import cell_spans
 
 INTRO = """# seqlab char-LM: sample it, then look inside
 A character-level language model writes text one character at a time. Sample some, then colour
@@ -127,7 +127,7 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from seqlab.tasks.charlm import CharLMPredictor
+    from seqlab.charlm.predict import CharLMPredictor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", **checkpoint_arg("charlm"))

@@ -22,9 +22,9 @@ from seqlab.gradients import (
     measure_temporal,
     temporal_title,
 )
+from seqlab.grads.files import accuracy_table
+from seqlab.grads.train import TASKS, GradTrainConfig, compare
 from seqlab.serving import add_server_args, launch
-from seqlab.tasks.grads import TASKS, GradTrainConfig, compare
-from seqlab.tasks.grads_files import accuracy_table
 from seqlab.training import read_metrics
 
 MAX_FORGET_BIASES = 5  # one LSTM curve each: more is unreadable, and each costs a measurement

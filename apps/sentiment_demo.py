@@ -87,8 +87,8 @@ def build_demo(predictor, about: str) -> gr.Blocks:
 
 def load_predictor(checkpoint: str, train_seconds: float, cache: Path, toy: bool = False):
     """The predictor and a line saying what it is (--toy: the generated-sentences model)."""
-    from seqlab.tasks.sentiment import demo_model
-    from seqlab.tasks.sentiment_predict import SentimentPredictor
+    from seqlab.sentiment.predict import SentimentPredictor
+    from seqlab.sentiment.train import demo_model
 
     if toy:
         if not (cache / "run" / "ckpt_best.pt").is_file():
@@ -96,7 +96,7 @@ def load_predictor(checkpoint: str, train_seconds: float, cache: Path, toy: bool
                 f"No --checkpoint: training a small bi-LSTM on seqlab's generated sentences "
                 f"for about {train_seconds:.0f} s (once; cached in {cache})."
             )
-        checkpoint = str(demo_model(cache, time_budget=train_seconds))
+        checkpoint = str(demo_model(cache, max_minutes=train_seconds / 60))
         predictor = SentimentPredictor.from_checkpoint(checkpoint, "cpu")
         about = (
             "a small word-level model trained offline on seqlab's generated movie-review "

@@ -130,8 +130,8 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
 
 def load_translator(checkpoint: str, minutes: float, cache: Path, toy: bool = False):
     """The translator, a line saying what it is, and examples (--toy: the dates model)."""
-    from seqlab.tasks.translate import train_demo_model
-    from seqlab.tasks.translator import Translator
+    from seqlab.translate.predict import Translator
+    from seqlab.translate.train import train_demo_model
 
     if toy:
         if not (cache / "ckpt_best.pt").is_file():

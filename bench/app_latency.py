@@ -49,7 +49,7 @@ def caption_app(checkpoint: str | None):
     from gradio_client import handle_file
 
     from apps.caption_demo import build_demo, load_predictor
-    from seqlab.tasks.caption_predict import scene_examples
+    from seqlab.caption.predict import scene_examples
 
     predictor, examples, notice = load_predictor(
         checkpoint or DEFAULTS["caption"], "data/cache/caption-demo"

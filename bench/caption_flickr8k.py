@@ -2,7 +2,7 @@
 budget that includes feature extraction.
 
     uv run python bench/caption_flickr8k.py \
-        --root /work/shared/data/flickr8k --time-budget-min 60
+        --root /work/shared/data/flickr8k --max-minutes 60
 
 Official 6000/1000/1000 split. Features of all 8000 images are extracted once (7x7x1280 grid,
 cached as float16); then Show and Tell and Show, Attend and Tell train on the rest of the budget
@@ -23,19 +23,21 @@ from pathlib import Path
 import torch
 
 from seqlab import hardware
+from seqlab.caption.config import CaptionTrainConfig
+from seqlab.caption.predict import evaluate_checkpoint
+from seqlab.caption.train import train
+from seqlab.config import OptimConfig
 from seqlab.data.captions import load_caption_set
 from seqlab.data.features import cache_key, cached_features, read_meta
-from seqlab.models.captioner import CaptionerConfig
+from seqlab.models.configs import CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
-from seqlab.tasks.caption import CaptionTrainConfig, train
-from seqlab.tasks.caption_predict import evaluate_checkpoint
-from seqlab.training import OptimConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="/work/shared/data/flickr8k", help="Flickr8k folder")
-    p.add_argument("--time-budget-min", type=float, default=60.0, help="total, extraction included")
+    p.add_argument("--max-minutes", type=float, default=60.0, help="total, extraction included")
+    p.add_argument("--precision", default="fp32", help="fp32 (as measured here), bf16 or auto")
     p.add_argument(
         "--attention-share",
         type=float,
@@ -72,7 +74,8 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
         root=args.root,
         out=str(out),
         epochs=1000,
-        time_budget_min=minutes,
+        max_minutes=minutes,
+        precision=args.precision,
         batch_size=args.batch_size,
         val_images=1000,
         cache_dir=args.cache_dir,
@@ -109,19 +112,19 @@ def main(argv=None) -> None:
     def clock() -> float:  # seconds charged to the budget: a cached extraction at its cost
         return time.perf_counter() - t0 - spent_now + extract_s
 
-    budget_s = args.time_budget_min * 60
+    budget_s = args.max_minutes * 60
     train_s = budget_s - extract_s - args.eval_reserve_min * 60 * (1 if args.only else 2)
     if train_s <= 60:
         raise SystemExit(
             f"the budget leaves {train_s:.0f} s for training after extraction "
-            f"({extract_s:.0f} s); raise --time-budget-min"
+            f"({extract_s:.0f} s); raise --max-minutes"
         )
     shares = {"show_tell": 1 - args.attention_share, "attention": args.attention_share}
     if args.only:
         shares = {args.only: 1.0}
     results = {
         "extract_s": round(extract_s, 1),
-        "budget_min": args.time_budget_min,
+        "budget_min": args.max_minutes,
         "threads": torch.get_num_threads(),
     }
     for name, share in shares.items():
@@ -132,7 +135,7 @@ def main(argv=None) -> None:
     results["total_s"] = round(clock(), 1)
     print(json.dumps(results, indent=2))
     print(
-        f"\nFlickr8k test BLEU-1/2/3/4 (x100), Lite0 features, budget {args.time_budget_min} "
+        f"\nFlickr8k test BLEU-1/2/3/4 (x100), Lite0 features, budget {args.max_minutes} "
         f"min (extraction {extract_s / 60:.1f} min, total {results['total_s'] / 60:.1f} min)"
     )
     for name in shares:

@@ -1,7 +1,7 @@
 """Benchmark: SST-2 dev accuracy of a bi-LSTM (and a vanilla-RNN row) within a training budget.
 
     flock /tmp/seqlab-bench.lock uv run python bench/sentiment_sst2.py [DATA_DIR] \
-        [--cells lstm rnn] [--minutes 20] [--threads 1]
+        [--cells lstm rnn] [--max-minutes 20] [--threads 1]
 
 DATA_DIR holds GLUE's train.tsv (67k phrases) and dev.tsv (872 sentences); default
 ../shared/data/sst2 next to the repository. Training stops at the budget and the best dev
@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 
 from seqlab import hardware
-from seqlab.models.classifier import ClassifierConfig
-from seqlab.tasks.sentiment import SentimentTrainConfig, train
-from seqlab.training import OptimConfig
+from seqlab.config import OptimConfig
+from seqlab.models.configs import ClassifierConfig
+from seqlab.sentiment.config import SentimentTrainConfig
+from seqlab.sentiment.train import train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
 
@@ -40,7 +41,8 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         vocab_size=args.vocab_size,
         batch_size=64,
         epochs=100,
-        time_budget=args.minutes * 60,
+        max_minutes=args.max_minutes,
+        precision=args.precision,
         eval_every=args.eval_every,
         threads=args.threads,
         seed=args.seed,
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         help="folder with GLUE SST-2 train.tsv and dev.tsv",
     )
     p.add_argument("--cells", nargs="+", default=["lstm", "rnn"], help="one row per cell")
-    p.add_argument("--minutes", type=float, default=20.0, help="training budget per cell")
+    p.add_argument("--max-minutes", type=float, default=20.0, help="training budget per cell")
+    p.add_argument("--precision", default="fp32", help="fp32 (as measured here), bf16 or auto")
     p.add_argument(
         "--threads",
         type=int,

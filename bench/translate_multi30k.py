@@ -7,7 +7,7 @@ The budget covers everything inside training (epochs and per-epoch validation); 
 penalty choice and the test evaluations come after it.
 
     flock /tmp/seqlab-bench.lock uv run python bench/translate_multi30k.py \\
-        --data /work/shared/data/multi30k --time-budget-min 60
+        --data /work/shared/data/multi30k --max-minutes 60
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from pathlib import Path
 import torch
 
 from seqlab import hardware
+from seqlab.config import OptimConfig
 from seqlab.data.pairs import read_parallel
-from seqlab.models.seq2seq import Seq2SeqConfig
-from seqlab.tasks.translate import TranslateTrainConfig, train
-from seqlab.tasks.translator import Translator
-from seqlab.training import OptimConfig
+from seqlab.models.configs import Seq2SeqConfig
+from seqlab.translate.config import TranslateTrainConfig
+from seqlab.translate.predict import Translator
+from seqlab.translate.train import train
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,14 +34,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", default="/work/shared/data/multi30k", help="Multi30k folder")
     p.add_argument("--out", default="runs/bench_multi30k", help="where the runs go")
     p.add_argument(
-        "--time-budget-min", type=float, default=60.0, help="training budget (0 skips the model)"
+        "--max-minutes", type=float, default=60.0, help="training budget (0 skips the model)"
     )
     p.add_argument(
-        "--baseline-budget-min",
+        "--baseline-max-minutes",
         type=float,
         default=None,
         help="no-attention baseline budget (default: the same; 0 skips it)",
     )
+    p.add_argument("--precision", default="fp32", help="fp32 (as measured here), bf16 or auto")
     p.add_argument("--hidden-size", type=int, default=512)
     p.add_argument("--embedding-size", type=int, default=256)
     p.add_argument("--vocab-size", type=int, default=8000)
@@ -85,6 +87,8 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
         max_minutes=budget,
         patience=3,
         device="cpu",
+        precision=args.precision,
+        threads=args.threads,
     )
     mcfg = Seq2SeqConfig(
         hidden_size=args.hidden_size,
@@ -118,7 +122,7 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
         "train_min": round(train_min, 1),
         "epochs": summary["epochs"],
         "steps": summary["steps"],
-        "best_dev_bleu_greedy": summary["best_dev_bleu_greedy"],
+        "best_val_bleu_greedy": summary["best_val_bleu_greedy"],
         "test": rows,
     }
 
@@ -130,12 +134,10 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     results = []
-    if args.time_budget_min > 0:
-        results.append(run_one(args, "attention", "bahdanau", args.time_budget_min))
+    if args.max_minutes > 0:
+        results.append(run_one(args, "attention", "bahdanau", args.max_minutes))
         print(json.dumps(results[-1], indent=2), flush=True)
-    baseline = (
-        args.time_budget_min if args.baseline_budget_min is None else args.baseline_budget_min
-    )
+    baseline = args.max_minutes if args.baseline_max_minutes is None else args.baseline_max_minutes
     if baseline > 0:
         results.append(run_one(args, "no_attention", "none", baseline))
         print(json.dumps(results[-1], indent=2), flush=True)

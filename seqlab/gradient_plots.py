@@ -188,11 +188,14 @@ def plot_run_metrics(records: list[dict], clip_norm: float = 0.0, title: str = "
     recs = [r for r in records if "grad_norm" in r and "step" in r]
     steps = [r["step"] for r in recs]
     norms = [float(r["grad_norm"]) for r in recs]
-    if clip_norm > 0:
+    # a record's clip_rate is over its --log-every steps (older runs: a per-step "clipped")
+    if all("clip_rate" in r for r in recs):
+        rate = sum(float(r["clip_rate"]) for r in recs) / max(len(recs), 1)
+    elif clip_norm > 0:
         clipped = [bool(r.get("clipped", n > clip_norm)) for r, n in zip(recs, norms, strict=True)]
+        rate = sum(clipped) / max(len(recs), 1)
     else:
-        clipped = [bool(r.get("clipped", False)) for r in recs]
-    rate = sum(clipped) / max(len(recs), 1)
+        rate = sum(bool(r.get("clipped", False)) for r in recs) / max(len(recs), 1)
     fig = Figure(figsize=(8, 6), layout="constrained")
     ax_norm, ax_loss = fig.subplots(2, 1, sharex=True)
     ax_norm.plot(steps, _positive(norms), lw=0.8, color="tab:blue", label="pre-clip norm")

@@ -35,8 +35,8 @@ MAY_CHANGE = frozenset(
     {
         "max_steps",
         "epochs",
-        "time_budget",
-        "time_budget_min",
+        "max_minutes",
+        "tensorboard",
         "patience",
         "eval_every",
         "log_every",
@@ -133,19 +133,6 @@ def restore(
         scaler.load_state_dict(state["scaler"])
     set_order_state(order, state["position"]["order_state"])
     return state, state["position"]["epoch"], state["position"]["done"]
-
-
-def finished(
-    step: int, total: int, elapsed: float, budget_s: float, bad_evals: int, patience: int
-) -> str:
-    """Why a resumed run has nothing left to do ('' when it has)."""
-    if step >= total:
-        return "step limit reached"
-    if budget_s and elapsed >= budget_s:
-        return f"time budget of {budget_s:.0f} s reached"
-    if patience and bad_evals >= patience:
-        return f"no better dev score in {patience} validations"
-    return ""
 
 
 def _rng_state() -> dict:

@@ -17,7 +17,6 @@ Two backends share the same parameters:
 from __future__ import annotations
 
 import functools
-import logging
 import math
 
 import torch
@@ -25,34 +24,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from seqlab import hardware
+from seqlab import fused
 from seqlab.cells import GATES, GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "make_rnn"]
 
 BACKENDS = ("scratch", "fused")
-
-logger = logging.getLogger(__name__)
-
-
-@functools.cache
-def _log_fp32_fallback(mode: str) -> None:
-    """Say once per process (and per cell type) that bf16 autocast skips the recurrent kernel."""
-    logger.warning(
-        "this CPU's fused %s kernel has no bf16 version (oneDNN); the recurrent layers run in "
-        "fp32 inside the bf16 autocast region, the rest in bf16",
-        mode.upper().replace("_TANH", "").replace("_RELU", ""),
-    )
-
-
-def _needs_fp32_fallback(mode: str, data: Tensor) -> bool:
-    """bf16 autocast on a CPU whose oneDNN cannot run this fused kernel in bf16 (probed once)."""
-    return (
-        data.device.type == "cpu"
-        and torch.is_autocast_enabled("cpu")
-        and torch.get_autocast_dtype("cpu") == torch.bfloat16
-        and not hardware.fused_bf16_ok(mode)
-    )
 
 
 def _reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -213,30 +190,8 @@ class RNNBase(nn.Module):
         return output, (final if is_lstm else final[0])
 
     def _forward_fused(self, data: Tensor, batch_sizes: Tensor | None, state: tuple):
-        """One call into PyTorch's fused kernels (the ones torch.nn uses)."""
-        if _needs_fp32_fallback(self._vf_mode, data):
-            _log_fp32_fallback(self._vf_mode)
-            with torch.autocast("cpu", enabled=False):
-                state = tuple(s.float() for s in state)
-                return self._call_fused(data.float(), batch_sizes, state)
-        return self._call_fused(data, batch_sizes, state)
-
-    def _call_fused(self, data: Tensor, batch_sizes: Tensor | None, state: tuple):
-        fn = getattr(torch, self._vf_mode)
-        hx = state if self.mode == "lstm" else state[0]
-        args = (
-            self._flat_weights(),
-            self.bias,
-            self.num_layers,
-            self.dropout,
-            self.training,
-            self.bidirectional,
-        )
-        if batch_sizes is None:
-            result = fn(data, hx, *args, self.batch_first)
-        else:
-            result = fn(data, batch_sizes, hx, *args)
-        return result[0], tuple(result[1:])
+        """One call into PyTorch's fused kernels (the ones torch.nn uses): seqlab.fused."""
+        return fused.run(self, data, batch_sizes, state)
 
     def _forward_scratch(self, data: Tensor, batch_sizes: Tensor | None, state: tuple):
         """Layer by layer, direction by direction, step by step (see seqlab.cells)."""

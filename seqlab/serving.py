@@ -7,7 +7,7 @@ and the tests launch demos the same way, so what is tested is what runs:
     launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
 
 Text and parameter limits belong to each app (they depend on its model); see the MAX_* constants
-in apps/*.py and seqlab.tasks.translator.MAX_SOURCE_CHARS.
+in apps/*.py and seqlab.translate.predict.MAX_SOURCE_CHARS.
 """
 
 from __future__ import annotations

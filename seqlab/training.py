@@ -14,49 +14,16 @@ import random
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from seqlab import hardware
-from seqlab.config import check
+from seqlab.config import PRECISIONS, OptimConfig
 from seqlab.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class OptimConfig:
-    optimizer: str = field(
-        default="adam", metadata={"help": "optimizer", "choices": ["adam", "sgd"]}
-    )
-    lr: float = field(default=2e-3, metadata={"help": "learning rate"})
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
-    weight_decay: float = field(default=0.0, metadata={"help": "weight decay"})
-    schedule: str = field(
-        default="cosine",
-        metadata={
-            "help": "LR schedule: cosine with warmup, divide by 10 when validation "
-            "stalls (plateau), or none",
-            "choices": ["cosine", "plateau", "none"],
-        },
-    )
-    warmup_steps: int = field(default=100, metadata={"help": "linear warmup steps (cosine)"})
-    clip_norm: float = field(default=5.0, metadata={"help": "clip the global grad norm (0: off)"})
-    clip_value: float = field(
-        default=0.0, metadata={"help": "clip each gradient element to +-value instead (0: off)"}
-    )
-    max_bad_steps: int = field(
-        default=5, metadata={"help": "stop after this many non-finite gradients in a row"}
-    )
-
-    def __post_init__(self):
-        check(self.lr > 0, f"--lr must be positive, got {self.lr}")
-        check(self.clip_norm >= 0 and self.clip_value >= 0, "--clip-norm/--clip-value must be >= 0")
-        check(self.warmup_steps >= 0, "--warmup-steps must be >= 0")
-        check(self.max_bad_steps >= 1, "--max-bad-steps must be >= 1")
 
 
 def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -83,7 +50,9 @@ class LRSchedule:
             def factor(step: int) -> float:
                 if step < warm:
                     return (step + 1) / warm
-                progress = min(max((step - warm) / max(total - warm, 1), self.progress), 1.0)
+                # total_steps 0: a time-only budget, where the clock alone says how far along
+                steps = (step - warm) / max(total - warm, 1) if total_steps else 0.0
+                progress = min(max(steps, self.progress), 1.0)
                 return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
             self.sched = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -140,6 +109,11 @@ def clip_and_step(
     return norm, True
 
 
+def was_clipped(norm: float, cfg: OptimConfig) -> bool:
+    """Whether clip_and_step scaled this step's gradients down (global-norm clipping)."""
+    return bool(cfg.clip_norm and not cfg.clip_value and norm > cfg.clip_norm)
+
+
 class NonFiniteGuard:
     """Counts non-finite gradients in a row; warns on each, stops the run after too many."""
 
@@ -188,8 +162,6 @@ def detach_state(state):
 
 
 # --------------------------------------------------------------------------- precision
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -265,17 +237,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for, but no CUDA GPU is available")
     return device
-
-
-def precision_field(default: str = "fp32"):
-    """The ``--precision`` config field every trainer shares (see ``resolve_precision``)."""
-    return field(
-        default=default,
-        metadata={
-            "help": "fp32, bf16, fp16 (GPU) or auto (bf16 on AMX CPUs and bf16 GPUs)",
-            "choices": ["fp32", "bf16", "fp16", "auto"],
-        },
-    )
 
 
 def open_run(

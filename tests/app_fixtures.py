@@ -19,10 +19,11 @@ def free_port() -> int:
 
 def tiny_captioner(folder: Path):
     """An attention captioner (scratch encoder, sizes 8) trained 2 steps on 16 synthetic scenes."""
+    from seqlab.caption.config import CaptionTrainConfig
+    from seqlab.caption.predict import CaptionPredictor
+    from seqlab.caption.train import train
     from seqlab.models.captioner import CaptionerConfig
     from seqlab.models.encoders import EncoderConfig
-    from seqlab.tasks.caption import CaptionTrainConfig, train
-    from seqlab.tasks.caption_predict import CaptionPredictor
     from seqlab.training import OptimConfig
 
     cfg = CaptionTrainConfig(
@@ -48,13 +49,13 @@ def tiny_captioner(folder: Path):
 
 def tiny_sentiment_checkpoint(folder: Path) -> Path:
     """The sentiment demo's own offline model, trained for 3 s on 400 generated sentences."""
-    from seqlab.tasks.sentiment import demo_model
+    from seqlab.sentiment.train import demo_model
 
-    return demo_model(folder, time_budget=3, n_train=400)
+    return demo_model(folder, max_minutes=0.05, n_train=400)
 
 
 def tiny_sentiment(folder: Path):
-    from seqlab.tasks.sentiment_predict import SentimentPredictor
+    from seqlab.sentiment.predict import SentimentPredictor
 
     return SentimentPredictor.from_checkpoint(tiny_sentiment_checkpoint(folder), "cpu")
 
@@ -63,9 +64,10 @@ def tiny_translator(folder: Path):
     """A GRU + attention translator (hidden 16) trained one epoch on 150 generated dates."""
     from seqlab.data.synthetic_dates import make_date_pairs
     from seqlab.models.seq2seq import Seq2SeqConfig
-    from seqlab.tasks.translate import TranslateTrainConfig, train
-    from seqlab.tasks.translator import Translator
     from seqlab.training import OptimConfig
+    from seqlab.translate.config import TranslateTrainConfig
+    from seqlab.translate.predict import Translator
+    from seqlab.translate.train import train
 
     (folder / "dates.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in make_date_pairs(150)))
     cfg = TranslateTrainConfig(

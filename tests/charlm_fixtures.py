@@ -27,8 +27,9 @@ def planted(n: int = 30000, seed: int = 0) -> str:
 
 def train_quote_model(folder: Path) -> Path:
     """A 1-layer LSTM (hidden 32) trained 150 steps on the planted text: its run folder."""
+    from seqlab.charlm.config import CharLMTrainConfig
+    from seqlab.charlm.train import train
     from seqlab.models.charlm import CharLMConfig
-    from seqlab.tasks.charlm import CharLMTrainConfig, train
     from seqlab.training import OptimConfig
 
     (folder / "text.txt").write_text(planted())

@@ -31,19 +31,19 @@ def shared_data() -> Path:
 def no_fused_bf16():
     """Make the hardware probe answer 'no bf16 in the fused kernels', as an AVX2-only CPU does,
     on any CPU: the fp32 fallback (and what 'auto' picks) is then tested everywhere."""
-    from seqlab import hardware, rnn
+    from seqlab import fused, hardware
 
     before = os.environ.get("SEQLAB_FUSED_BF16")
     os.environ["SEQLAB_FUSED_BF16"] = "0"
     hardware.fused_bf16_ok.cache_clear()
-    rnn._log_fp32_fallback.cache_clear()
+    fused._log_fp32_fallback.cache_clear()
     yield
     if before is None:
         del os.environ["SEQLAB_FUSED_BF16"]
     else:
         os.environ["SEQLAB_FUSED_BF16"] = before
     hardware.fused_bf16_ok.cache_clear()
-    rnn._log_fp32_fallback.cache_clear()
+    fused._log_fp32_fallback.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -121,7 +121,7 @@ def _sentiment_expected(predictor, text, method):
 def test_translate_under_load(tmp_path):
     from apps.translate_demo import build_demo
     from seqlab.data.synthetic_dates import make_date_pairs
-    from seqlab.tasks.translator import MAX_SOURCE_CHARS
+    from seqlab.translate.predict import MAX_SOURCE_CHARS
 
     translator = tiny_translator(tmp_path)
     sources = [s for s, _ in make_date_pairs(10, seed=99)]
@@ -153,7 +153,7 @@ def test_translate_under_load(tmp_path):
 
 def test_caption_under_load(tmp_path, big_upload):
     from apps.caption_demo import MAX_BEAM, build_demo
-    from seqlab.tasks.caption_predict import scene_examples
+    from seqlab.caption.predict import scene_examples
 
     predictor = tiny_captioner(tmp_path / "model")
     images = scene_examples(tmp_path / "scenes", n=12)

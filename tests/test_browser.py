@@ -108,7 +108,7 @@ def block(page, label: str):
 
 def test_caption_app(page, shots, tmp_path):
     from apps import caption_demo as app
-    from seqlab.tasks.caption_predict import scene_examples
+    from seqlab.caption.predict import scene_examples
 
     predictor = tiny_captioner(tmp_path / "model")
     examples = scene_examples(tmp_path / "examples", n=2)
@@ -294,8 +294,8 @@ def test_gradients_app(page, shots, tmp_path):
 
 def test_charlm_app(page, shots, quote_run):
     from apps import charlm_demo as app
-    from seqlab.tasks.charlm import CharLMPredictor
-    from seqlab.tasks.charlm_explore import CharLMExplorer
+    from seqlab.charlm.explore import CharLMExplorer
+    from seqlab.charlm.predict import CharLMPredictor
 
     explorer = CharLMExplorer(CharLMPredictor.from_checkpoint(quote_run, "cpu"))
     with served(app.build_demo(explorer, "a small test model")) as url:

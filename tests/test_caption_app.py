@@ -11,7 +11,7 @@ import pytest
 from app_fixtures import tiny_captioner
 from PIL import Image
 
-from seqlab.tasks.caption_predict import scene_examples
+from seqlab.caption.predict import scene_examples
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "caption_demo.py"
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from test_caption_data import make_flickr8k
 
+from seqlab.caption.predict import CaptionPredictor
 from seqlab.cli import main
-from seqlab.tasks.caption_predict import CaptionPredictor
 
 TINY = [
     "--embedding-size",

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from seqlab.caption.predict import corpus_bleu_scores, decode
+from seqlab.caption.train import caption_loss
 from seqlab.data.tokenizers import BOS, PAD
 from seqlab.errors import UserError
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
-from seqlab.tasks.caption import caption_loss, corpus_bleu_scores, decode
 
 TINY = dict(embedding_size=8, hidden_size=8, projection_size=8, attention_size=8, dropout=0.0)
 

@@ -8,9 +8,11 @@ import math
 import pytest
 import torch
 
+from seqlab.charlm.config import CharLMTrainConfig
+from seqlab.charlm.predict import CharLMPredictor
+from seqlab.charlm.train import train
 from seqlab.cli import main
 from seqlab.models.charlm import CharLMConfig
-from seqlab.tasks.charlm import CharLMPredictor, CharLMTrainConfig, train
 from seqlab.training import OptimConfig, read_metrics
 
 TINY = [
@@ -48,7 +50,7 @@ def test_train_sample_evaluate_cli(tmp_path, text_file, capsys):
         assert (out / name).is_file()
     records = read_metrics(out / "metrics.jsonl")
     steps = [r for r in records if "loss" in r]
-    assert len(steps) == 10 and all("grad_norm" in r and "clipped" in r for r in steps)
+    assert len(steps) == 10 and all("grad_norm" in r and "clip_rate" in r for r in steps)
     assert [r["step"] for r in records if "val_loss" in r] == [5, 10]
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["hidden_size"] == 16 and config["optim"]["clip_norm"] == 5.0
@@ -223,12 +225,12 @@ def test_compiled_training_saves_the_uncompiled_state_dict(tmp_path, text_file):
 
 
 def test_a_time_limit_stops_the_run_and_anneals_the_rate_over_it(tmp_path, text_file):
-    """--time-limit with a step budget far out of reach: the run stops on the clock, and the
+    """--max-minutes with a step budget far out of reach: the run stops on the clock, and the
     cosine schedule follows the clock, so it ends near its floor (5% of --lr) all the same."""
     out = tmp_path / "run"
     argv = ["charlm", "train", "--text", str(text_file), "--out", str(out), "--max-steps",
-            "100000", "--time-limit", "0.05", "--warmup-steps", "2", "--lr", "0.01",
-            *TINY]  # fmt: skip
+            "100000", "--epochs", "0", "--max-minutes", "0.05", "--warmup-steps", "2",
+            "--lr", "0.01", *TINY]  # fmt: skip
     assert main(argv) == 0
     steps = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
     assert 3 <= len(steps) < 100000

@@ -15,10 +15,10 @@ gr = pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
 
 from apps.charlm_demo import build_demo  # noqa: E402
+from seqlab.charlm.explore import MAX_SAMPLE, CharLMExplorer  # noqa: E402
+from seqlab.charlm.predict import CharLMPredictor  # noqa: E402
 from seqlab.models.charlm import CharLM, CharLMConfig  # noqa: E402
 from seqlab.serving import launch  # noqa: E402
-from seqlab.tasks.charlm import CharLMPredictor  # noqa: E402
-from seqlab.tasks.charlm_explore import MAX_SAMPLE, CharLMExplorer  # noqa: E402
 
 
 def _serve(predictor):

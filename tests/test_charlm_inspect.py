@@ -10,12 +10,12 @@ import pytest
 import torch
 from charlm_fixtures import planted
 
+from seqlab.charlm.inspect import HIGH, LOW, top_cells, trace
+from seqlab.charlm.predict import CharLMPredictor
 from seqlab.cli import main
 from seqlab.data.char_features import FEATURES, char_features
 from seqlab.models.charlm import CharLM, CharLMConfig
 from seqlab.ngram import CharNGram
-from seqlab.tasks.charlm import CharLMPredictor
-from seqlab.tasks.charlm_inspect import HIGH, LOW, top_cells, trace
 
 
 def best_r(tr, feature: str) -> float:

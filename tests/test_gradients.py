@@ -19,13 +19,7 @@ from seqlab.gradients import (
     spectral_radius,
     step_grad_norms,
 )
-from seqlab.tasks.grads import (
-    GradTrainConfig,
-    adding_batch,
-    compare,
-    copy_batch,
-    layer_grad_norms,
-)
+from seqlab.grads.train import GradTrainConfig, adding_batch, compare, copy_batch, layer_grad_norms
 
 
 def _curve(rows, cell, layer=0):

@@ -13,11 +13,11 @@ import torch
 from test_hardware import _charlm_bf16
 
 from seqlab import pretrained
+from seqlab.charlm.predict import CharLMPredictor
 from seqlab.checkpoint import load_checkpoint
 from seqlab.cli import main
 from seqlab.errors import UserError
 from seqlab.pretrained.packing import INT8_MIN_NUMEL, pack, quantize_rows, read_header, unpack
-from seqlab.tasks.charlm import CharLMPredictor
 
 
 @pytest.fixture(scope="module")

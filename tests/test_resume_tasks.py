@@ -36,7 +36,8 @@ CAPTION = ["caption", "train", "--dataset", "scenes", "--scenes", "16", "--encod
 
 
 def _metrics(run) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in read_metrics(run)]
+    timing = ("elapsed_s", "tokens_per_s")  # wall-clock measures, never the same twice
+    return [{k: v for k, v in r.items() if k not in timing} for r in read_metrics(run)]
 
 
 def _same_weights(a, b, skip: tuple = ()) -> None:

@@ -16,13 +16,13 @@ from seqlab.data.tokenizers import PAD, UNK, SentencePieceTokenizer, tokenizer_f
 from seqlab.data.wordvectors import embedding_matrix, vector_size
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
-from seqlab.tasks.sentiment_batches import (
+from seqlab.sentiment.batches import (
     adversarial_perturbation,
     classification_metrics,
     collate,
     drop_words,
 )
-from seqlab.tasks.sentiment_predict import SentimentPredictor
+from seqlab.sentiment.predict import SentimentPredictor
 from seqlab.training import WeightAverage
 
 TINY = [

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from app_fixtures import tiny_sentiment_checkpoint
 
-from seqlab.tasks.sentiment import demo_model
-from seqlab.tasks.sentiment_predict import SentimentPredictor
+from seqlab.sentiment.predict import SentimentPredictor
+from seqlab.sentiment.train import demo_model
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "sentiment_demo.py"
 
@@ -26,7 +26,7 @@ def _load_app():
 def predictor(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     path = tiny_sentiment_checkpoint(folder)
-    assert path.is_file() and demo_model(folder, time_budget=3) == path  # cached, not retrained
+    assert path.is_file() and demo_model(folder, max_minutes=0.05) == path  # cached, not retrained
     return SentimentPredictor.from_checkpoint(path, "cpu")
 
 

@@ -185,7 +185,7 @@ def test_resume_reproduces_the_uninterrupted_run(date_files, tmp_path):
 
     def losses(run):
         return [
-            (r["step"], r.get("loss"), r.get("dev_nll"))
+            (r["step"], r.get("loss"), r.get("val_nll"))
             for r in read_metrics(run / "metrics.jsonl")
         ]
 
@@ -241,7 +241,7 @@ def test_a_packed_model_carries_its_length_penalty(tmp_path, capsys):
     out = tmp_path / "m.safetensors"
     argv = ["pretrained", "export", str(tmp_path / "run"), str(out), "--meta"]
     assert main([*argv, "length_penalty=1.0"]) == 0
-    from seqlab.tasks.translator import Translator
+    from seqlab.translate.predict import Translator
 
     packed = Translator.from_checkpoint(out, "cpu")
     assert packed.length_penalty == 1.0

@@ -16,12 +16,9 @@ import json
 import sys
 
 from seqlab.commands import GROUPS, checkpoint_arg
-from seqlab.config import HelpFormatter, add_dataclass_args, from_args
-from seqlab.distributed import print_main
+from seqlab.config import HelpFormatter, OptimConfig, add_dataclass_args, add_train_args, from_args
 from seqlab.errors import UserError
-from seqlab.models.captioner import CaptionerConfig
-from seqlab.models.encoders import ENCODERS, EncoderConfig
-from seqlab.training import OptimConfig
+from seqlab.models.configs import ENCODERS, CaptionerConfig, EncoderConfig
 
 VERBS = ("train", "evaluate", "predict")
 USAGE = """seqlab caption train --dataset flickr8k --root DIR [--encoder NAME] [--attention] ...
@@ -46,7 +43,7 @@ def add_parser(sub) -> None:
 
 
 def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
-    from seqlab.tasks.caption import CaptionTrainConfig
+    from seqlab.caption.config import CaptionTrainConfig
 
     fmt = HelpFormatter
     t = argparse.ArgumentParser(
@@ -54,10 +51,10 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
         formatter_class=fmt,
         description="train a captioner (teacher forcing, BLEU on val)",
     )
-    add_dataclass_args(t, CaptionTrainConfig)
-    add_dataclass_args(t, CaptionerConfig)
-    add_dataclass_args(t, EncoderConfig, skip=("name",))
-    t.add_argument(
+    add_train_args(t, CaptionTrainConfig, CaptionerConfig, OptimConfig)
+    encoder = t.add_argument_group("Encoder")
+    add_dataclass_args(encoder, EncoderConfig, skip=("name",))
+    encoder.add_argument(
         "--encoder",
         dest="name",
         default=None,
@@ -66,8 +63,6 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
         help=f"image encoder: {', '.join(ENCODERS)} (default: efficientnet_lite0, "
         "pretrained and offline; scratch trains a small CNN end to end)",
     )
-    add_dataclass_args(t, OptimConfig)
-    t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
 
     e = argparse.ArgumentParser(
         prog="seqlab caption evaluate", description="BLEU-1..4 (nltk corpus BLEU, all references)"
@@ -104,10 +99,12 @@ def _dispatch(args) -> int:
 
 
 def _train(args) -> int:
+    from seqlab.caption.config import TASK, CaptionTrainConfig
+    from seqlab.caption.train import train
+    from seqlab.distributed import print_main
     from seqlab.resume import base_config
-    from seqlab.tasks.caption import CaptionTrainConfig, train
 
-    base = base_config(args.config, args.resume, args.out or CaptionTrainConfig.out)
+    base = base_config(args.config, args.resume, args.out or f"runs/{TASK}")
     summary = train(
         from_args(CaptionTrainConfig, args, base),
         from_args(CaptionerConfig, args, base),
@@ -119,7 +116,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from seqlab.tasks.caption_predict import evaluate_checkpoint
+    from seqlab.caption.predict import evaluate_checkpoint
 
     scores = evaluate_checkpoint(
         args.checkpoint,
@@ -136,7 +133,7 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    from seqlab.tasks.caption_predict import CaptionPredictor
+    from seqlab.caption.predict import CaptionPredictor
 
     pred = CaptionPredictor.from_checkpoint(args.checkpoint, args.device)
     failed = 0

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 from seqlab.commands import GROUPS, checkpoint_arg
-from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
-from seqlab.distributed import print_main
-from seqlab.models.charlm import CharLMConfig
-from seqlab.training import OptimConfig
+from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
+from seqlab.models.configs import CharLMConfig
 
 
 def add_parser(sub) -> None:
@@ -20,12 +18,9 @@ def add_parser(sub) -> None:
         help="train a char-LM with truncated BPTT",
         formatter_class=HelpFormatter,
     )
-    from seqlab.tasks.charlm import CharLMTrainConfig
+    from seqlab.charlm.config import CharLMTrainConfig
 
-    add_dataclass_args(t, CharLMTrainConfig)
-    add_dataclass_args(t, CharLMConfig)
-    add_dataclass_args(t, OptimConfig)
-    t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
+    add_train_args(t, CharLMTrainConfig, CharLMConfig, OptimConfig)
     t.set_defaults(func=_train)
 
     s = verbs.add_parser("sample", help="generate text from a trained char-LM")
@@ -65,9 +60,12 @@ def add_parser(sub) -> None:
 
 
 def _train(args) -> int:
-    from seqlab.tasks.charlm import CharLMTrainConfig, train
+    from seqlab.charlm.config import TASK, CharLMTrainConfig
+    from seqlab.charlm.train import train
+    from seqlab.distributed import print_main
+    from seqlab.resume import base_config
 
-    base = load_config_file(args.config)
+    base = base_config(args.config, args.resume, args.out or f"runs/{TASK}")
     cfg = from_args(CharLMTrainConfig, args, base)
     summary = train(cfg, from_args(CharLMConfig, args, base), from_args(OptimConfig, args, base))
     print_main(json.dumps(summary, indent=2))  # once, not per process
@@ -75,7 +73,7 @@ def _train(args) -> int:
 
 
 def _sample(args) -> int:
-    from seqlab.tasks.charlm import CharLMPredictor
+    from seqlab.charlm.predict import CharLMPredictor
 
     pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
     print(pred.sample(args.prime, args.length, args.temperature, args.top_k, args.top_p, args.seed))
@@ -85,9 +83,9 @@ def _sample(args) -> int:
 def _evaluate(args) -> int:
     import math
 
+    from seqlab.charlm.predict import CharLMPredictor
     from seqlab.data.text import read_text, split_text
     from seqlab.errors import UserError
-    from seqlab.tasks.charlm import CharLMPredictor
 
     text = read_text(args.text)
     if args.val_fraction is not None:
@@ -112,11 +110,11 @@ def _inspect(args) -> int:
     import time
     from pathlib import Path
 
+    from seqlab.charlm.inspect import trace
+    from seqlab.charlm.predict import CharLMPredictor
+    from seqlab.charlm.report import write_report
     from seqlab.data.text import read_text
     from seqlab.errors import UserError
-    from seqlab.tasks.charlm import CharLMPredictor
-    from seqlab.tasks.charlm_inspect import trace
-    from seqlab.tasks.charlm_report import write_report
 
     text = read_text(args.text)
     if len(text) < 100:

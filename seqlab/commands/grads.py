@@ -18,7 +18,7 @@ from seqlab.errors import UserError
 
 def add_parser(sub) -> None:
     from seqlab.gradients import TemporalConfig
-    from seqlab.tasks.grads import GradTrainConfig
+    from seqlab.grads.train import GradTrainConfig
 
     p = sub.add_parser("grads", help=GROUPS["grads"])
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{temporal,train,plot}")
@@ -80,8 +80,8 @@ def _temporal(args) -> int:
 
 
 def _train(args) -> int:
-    from seqlab.tasks.grads import GradTrainConfig, compare
-    from seqlab.tasks.grads_files import save_comparison
+    from seqlab.grads.files import save_comparison
+    from seqlab.grads.train import GradTrainConfig, compare
     from seqlab.training import progress
 
     cfg = from_args(GradTrainConfig, args)
@@ -106,7 +106,7 @@ def _plot_training(out: Path, records: list[dict], summaries: list[dict]) -> Non
 def _plot(args) -> int:
     from seqlab.gradient_plots import plot_run_metrics, plot_temporal
     from seqlab.gradients import read_temporal_csv
-    from seqlab.tasks.grads_files import read_comparison
+    from seqlab.grads.files import read_comparison
     from seqlab.training import read_metrics
 
     run, dest = Path(args.run_dir), Path(args.out) if args.out else None

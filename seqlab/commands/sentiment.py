@@ -12,10 +12,8 @@ import json
 import sys
 
 from seqlab.commands import GROUPS, checkpoint_arg
-from seqlab.config import HelpFormatter, add_dataclass_args, from_args
-from seqlab.distributed import print_main
-from seqlab.models.classifier import ClassifierConfig
-from seqlab.training import OptimConfig
+from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
+from seqlab.models.configs import ClassifierConfig
 
 # Defaults that suit sentence classification better than the shared optimiser defaults
 # (Adam at 1e-3 without decay, early stopping on the dev set picks the epoch).
@@ -31,12 +29,9 @@ def add_parser(sub) -> None:
         help="train a classifier on labelled text",
         formatter_class=HelpFormatter,
     )
-    from seqlab.tasks.sentiment import SentimentTrainConfig
+    from seqlab.sentiment.config import SentimentTrainConfig
 
-    add_dataclass_args(t, SentimentTrainConfig)
-    add_dataclass_args(t, ClassifierConfig)
-    add_dataclass_args(t, OptimConfig)
-    t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
+    add_train_args(t, SentimentTrainConfig, ClassifierConfig, OptimConfig)
     t.set_defaults(func=_train)
 
     e = verbs.add_parser("evaluate", help="accuracy, macro-F1 and confusion matrix on data")
@@ -62,10 +57,12 @@ def add_parser(sub) -> None:
 
 
 def _train(args) -> int:
+    from seqlab.distributed import print_main
     from seqlab.resume import base_config
-    from seqlab.tasks.sentiment import SentimentTrainConfig, train
+    from seqlab.sentiment.config import TASK, SentimentTrainConfig
+    from seqlab.sentiment.train import train
 
-    base = base_config(args.config, args.resume, args.out or SentimentTrainConfig.out)
+    base = base_config(args.config, args.resume, args.out or f"runs/{TASK}")
     cfg = from_args(SentimentTrainConfig, args, base)
     ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
     summary = train(cfg, from_args(ClassifierConfig, args, base), ocfg)
@@ -75,7 +72,7 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from seqlab.data.labelled import load_labelled
-    from seqlab.tasks.sentiment_predict import SentimentPredictor
+    from seqlab.sentiment.predict import SentimentPredictor
 
     pred = SentimentPredictor.from_checkpoint(args.checkpoint, args.device)
     data = load_labelled(args.data, args.text_column, args.label_column, args.skip_bad)
@@ -87,7 +84,7 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     from seqlab.errors import UserError
-    from seqlab.tasks.sentiment_predict import SentimentPredictor
+    from seqlab.sentiment.predict import SentimentPredictor
 
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:

@@ -12,10 +12,8 @@ import json
 import sys
 
 from seqlab.commands import GROUPS, checkpoint_arg
-from seqlab.config import HelpFormatter, add_dataclass_args, from_args, load_config_file
-from seqlab.distributed import print_main
-from seqlab.models.seq2seq import Seq2SeqConfig
-from seqlab.training import OptimConfig
+from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
+from seqlab.models.configs import Seq2SeqConfig
 
 VERBS = ("train", "evaluate", "text")
 OPTIM_DEFAULTS = {"lr": 1e-3, "schedule": "plateau", "clip_norm": 1.0}
@@ -54,12 +52,9 @@ def add_parser(sub) -> None:
         help="train a translator",
         formatter_class=HelpFormatter,
     )
-    from seqlab.tasks.translate import TranslateTrainConfig
+    from seqlab.translate.config import TranslateTrainConfig
 
-    add_dataclass_args(t, TranslateTrainConfig)
-    add_dataclass_args(t, Seq2SeqConfig)
-    add_dataclass_args(t, OptimConfig)
-    t.add_argument("--config", help="re-run a previous run: its config.json (flags override)")
+    add_train_args(t, TranslateTrainConfig, Seq2SeqConfig, OptimConfig)
     t.set_defaults(func=_train)
 
     e = verbs.add_parser(
@@ -105,9 +100,12 @@ def _check_decoding(args) -> None:
 
 
 def _train(args) -> int:
-    from seqlab.tasks.translate import TranslateTrainConfig, train
+    from seqlab.distributed import print_main
+    from seqlab.resume import base_config
+    from seqlab.translate.config import TASK, TranslateTrainConfig
+    from seqlab.translate.train import train
 
-    base = load_config_file(args.config)
+    base = base_config(args.config, args.resume, args.out or f"runs/{TASK}")
     cfg = from_args(TranslateTrainConfig, args, base)
     ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
     summary = train(cfg, from_args(Seq2SeqConfig, args, base), ocfg)
@@ -119,7 +117,7 @@ def _evaluate(args) -> int:
     from pathlib import Path
 
     from seqlab.data.pairs import read_parallel
-    from seqlab.tasks.translator import Translator
+    from seqlab.translate.predict import Translator
 
     _check_decoding(args)
     pairs = read_parallel(args.src, args.ref)
@@ -134,7 +132,7 @@ def _evaluate(args) -> int:
 
 
 def _translate(args) -> int:
-    from seqlab.tasks.translator import Translator
+    from seqlab.translate.predict import Translator
 
     _check_decoding(args)
     tr = Translator.from_checkpoint(args.checkpoint, args.device)

@@ -26,46 +26,12 @@ The model takes encoder features (B, S, D), so it trains on cached features or b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import Tensor, nn
 
 from seqlab.cells import LSTMCell
-from seqlab.config import check
+from seqlab.models.configs import CaptionerConfig
 from seqlab.rnn import make_rnn
-
-
-@dataclass
-class CaptionerConfig:
-    vocab_size: int = field(default=0, metadata={"cli": False})
-    feature_size: int = field(default=0, metadata={"cli": False})
-    attention: bool = field(
-        default=False,
-        metadata={"help": "Show, Attend and Tell soft attention (else Show and Tell)"},
-    )
-    embedding_size: int = field(default=256, metadata={"help": "word embedding size"})
-    hidden_size: int = field(default=512, metadata={"help": "LSTM hidden units"})
-    projection_size: int = field(default=512, metadata={"help": "image features projected to"})
-    attention_size: int = field(default=256, metadata={"help": "attention MLP size"})
-    num_layers: int = field(default=1, metadata={"help": "LSTM layers (Show and Tell only)"})
-    dropout: float = field(default=0.5, metadata={"help": "dropout on features and outputs"})
-    backend: str = field(
-        default="fused",
-        metadata={"help": "seqlab.rnn backend (Show and Tell)", "choices": ["fused", "scratch"]},
-    )
-
-    def __post_init__(self):
-        for name in (
-            "embedding_size",
-            "hidden_size",
-            "projection_size",
-            "attention_size",
-            "num_layers",
-        ):
-            check(getattr(self, name) > 0, f"--{name.replace('_', '-')} must be positive")
-        check(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
-        check(not (self.attention and self.num_layers != 1), "--attention uses one LSTM layer")
 
 
 class Captioner(nn.Module):

@@ -13,52 +13,12 @@ sentence stop at its own length, so padding never enters a state or a pool.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.config import check
+from seqlab.models.configs import ClassifierConfig
 from seqlab.rnn import make_rnn
-
-POOLINGS = ("final", "max", "mean")
-
-
-@dataclass
-class ClassifierConfig:
-    vocab_size: int = field(default=0, metadata={"cli": False})
-    num_classes: int = field(default=2, metadata={"cli": False})
-    cell: str = field(
-        default="lstm",
-        metadata={"help": "recurrent cell", "choices": ["lstm", "gru", "rnn", "rnn_relu"]},
-    )
-    embedding_size: int = field(default=200, metadata={"help": "token embedding size"})
-    hidden_size: int = field(default=150, metadata={"help": "hidden units per direction"})
-    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
-    bidirectional: bool = field(default=True, metadata={"help": "read the text in both directions"})
-    dropout: float = field(
-        default=0.5,
-        metadata={"help": "dropout on the embeddings, between layers and before the classifier"},
-    )
-    pooling: str = field(
-        default="max",
-        metadata={
-            "help": "how the per-step states become one vector: final states of both directions, "
-            "max or mean over time",
-            "choices": list(POOLINGS),
-        },
-    )
-    backend: str = field(
-        default="fused", metadata={"help": "seqlab.rnn backend", "choices": ["fused", "scratch"]}
-    )
-
-    def __post_init__(self):
-        check(self.embedding_size > 0, f"--embedding-size must be > 0, not {self.embedding_size}")
-        check(self.hidden_size > 0, f"--hidden-size must be positive, got {self.hidden_size}")
-        check(self.num_layers > 0, f"--num-layers must be positive, got {self.num_layers}")
-        check(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
-        check(self.pooling in POOLINGS, f"--pooling must be one of {POOLINGS}, got {self.pooling}")
 
 
 class TextClassifier(nn.Module):

@@ -19,56 +19,15 @@ Each encoder normalises its [0, 1] input itself, as its weights expect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from seqlab.config import check
 from seqlab.errors import UserError
+from seqlab.models.configs import EncoderConfig
 
-TORCHVISION = (
-    "resnet18",
-    "resnet50",
-    "resnet101",
-    "mobilenet_v3_small",
-    "mobilenet_v3_large",
-    "efficientnet_b0",
-)
-ENCODERS = ("efficientnet_lite0", *TORCHVISION, "scratch")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-@dataclass
-class EncoderConfig:
-    name: str = field(
-        default="efficientnet_lite0",
-        metadata={
-            "help": "image encoder (efficientnet_lite0 is pretrained and offline; scratch trains a "
-            "small CNN end to end)",
-            "choices": list(ENCODERS),
-        },
-    )
-    image_size: int = field(default=224, metadata={"help": "input images are resized to this"})
-    fine_tune: int = field(
-        default=0,
-        metadata={
-            "help": "train the last N blocks of a pretrained encoder (0: frozen, features cached)"
-        },
-    )
-    grid_size: int = field(default=8, metadata={"help": "scratch encoder: output grid side"})
-    channels: int = field(default=128, metadata={"help": "scratch encoder: output channels"})
-
-    def __post_init__(self):
-        check(self.name in ENCODERS, f"--encoder must be one of {', '.join(ENCODERS)}")
-        check(self.image_size >= 32, f"--image-size must be >= 32, got {self.image_size}")
-        check(self.fine_tune >= 0, f"--fine-tune must be >= 0, got {self.fine_tune}")
-        check(self.grid_size >= 1 and self.channels >= 8, "--grid-size/--channels too small")
-
-    @property
-    def trainable(self) -> bool:
-        return self.name == "scratch" or self.fine_tune > 0
 
 
 def lite0_weights_path() -> Path:

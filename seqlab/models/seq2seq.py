@@ -15,47 +15,15 @@ context is a fixed summary of the source (Cho et al. 2014), the classic baseline
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.config import check
+from seqlab.models.configs import Seq2SeqConfig
 from seqlab.rnn import make_rnn
 
 PAD = 0
-
-
-@dataclass
-class Seq2SeqConfig:
-    src_vocab_size: int = field(default=8000, metadata={"cli": False})
-    tgt_vocab_size: int = field(default=8000, metadata={"cli": False})
-    cell: str = field(
-        default="gru", metadata={"help": "recurrent cell", "choices": ["gru", "lstm"]}
-    )
-    embedding_size: int = field(default=256, metadata={"help": "word embedding size"})
-    hidden_size: int = field(
-        default=512, metadata={"help": "decoder size; encoder: half per direction"}
-    )
-    encoder_layers: int = field(default=1, metadata={"help": "bidirectional encoder layers"})
-    decoder_layers: int = field(default=1, metadata={"help": "decoder layers"})
-    attention: str = field(
-        default="bahdanau",
-        metadata={"help": "attention score", "choices": ["bahdanau", "dot", "general", "none"]},
-    )
-    input_feeding: bool = field(default=True, metadata={"help": "feed h~(t-1) to the decoder"})
-    dropout: float = field(default=0.3, metadata={"help": "dropout on embeddings and outputs"})
-    tie_embeddings: bool = field(
-        default=False, metadata={"help": "share the target embedding with the output layer"}
-    )
-
-    def __post_init__(self):
-        check(self.hidden_size % 2 == 0, f"--hidden-size must be even, got {self.hidden_size}")
-        check(self.hidden_size >= 2 and self.embedding_size >= 1, "sizes must be positive")
-        check(self.encoder_layers >= 1 and self.decoder_layers >= 1, "layers must be >= 1")
-        check(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
 
 
 class Attention(nn.Module):

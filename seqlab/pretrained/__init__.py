@@ -81,13 +81,13 @@ def load(name: str, device: str = "auto"):
     """The task's predictor for a shipped model (CaptionPredictor, Translator, ...)."""
     task = entry(name).task
     if task == "caption":
-        from seqlab.tasks.caption_predict import CaptionPredictor as cls
+        from seqlab.caption.predict import CaptionPredictor as cls
     elif task == "translate":
-        from seqlab.tasks.translator import Translator as cls
+        from seqlab.translate.predict import Translator as cls
     elif task == "sentiment":
-        from seqlab.tasks.sentiment_predict import SentimentPredictor as cls
+        from seqlab.sentiment.predict import SentimentPredictor as cls
     else:
-        from seqlab.tasks.charlm import CharLMPredictor as cls
+        from seqlab.charlm.predict import CharLMPredictor as cls
     return cls.from_checkpoint(name, device=device)
 
 

@@ -57,7 +57,7 @@ _SHIPPED = [
         ),
         licence=("research use; the images are Flickr photos under the Flickr Terms of Use"),
         train_command=(
-            "uv run python bench/caption_flickr8k.py --root ../shared/data/flickr8k --time-budget-min 85 --threads 1 --only attention --lr 1e-3 --eval-reserve-min 3 --out runs/ship-caption"
+            "uv run python bench/caption_flickr8k.py --root ../shared/data/flickr8k --max-minutes 85 --threads 1 --only attention --lr 1e-3 --eval-reserve-min 3 --out runs/ship-caption"
         ),
         pack_command=(
             "uv run seqlab pretrained export runs/ship-caption/attention/ckpt_best.pt caption-flickr8k.safetensors --storage fp16"
@@ -71,7 +71,7 @@ _SHIPPED = [
             "AMD EPYC, 2 cores (AVX2 only), 1 thread, fp32, sharing the cores with 2-3 other training runs; 13.2 min of feature extraction and 69 min of training (10 epochs, 4673 steps)"
         ),
         notes=(
-            "The target was BLEU-4 >= 22 (beam 3): not met (21.26). A 31-minute warm-restart continuation (--resume --time-budget-min 100) did not raise validation BLEU and was not kept.",
+            "The target was BLEU-4 >= 22 (beam 3): not met (21.26). A 31-minute warm-restart continuation (--resume --max-minutes 100) did not raise validation BLEU and was not kept.",
         ),
     ),
     ModelEntry(
@@ -140,7 +140,7 @@ _SHIPPED = [
             "no dataset licence is stated; SST is distributed by Stanford for research, GLUE's copy with it"
         ),
         train_command=(
-            "uv run python bench/sentiment_sst2.py ../shared/data/sst2 --cells lstm --eval-every 250 --minutes 25 --threads 1 --out runs/ship-sentiment2"
+            "uv run python bench/sentiment_sst2.py ../shared/data/sst2 --cells lstm --eval-every 250 --max-minutes 25 --threads 1 --out runs/ship-sentiment2"
         ),
         pack_command=(
             "uv run seqlab pretrained export runs/ship-sentiment2/lstm/ckpt_best.pt sentiment-sst2.safetensors --storage fp16"

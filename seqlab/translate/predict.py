@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from seqlab.checkpoint import load_checkpoint
 from seqlab.data.pairs import bucket_batches
@@ -20,9 +21,8 @@ from seqlab.decoding import Hypothesis, beam_search, greedy
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from seqlab.training import resolve_device
-
-TASK = "translate"
-MAX_SOURCE_CHARS = 1000
+from seqlab.translate.config import MAX_SOURCE_CHARS, TASK
+from seqlab.translate.data import collate, encode_pairs
 
 
 def corpus_bleu(hypotheses: list[str], references: list[str]) -> dict:
@@ -70,6 +70,22 @@ def translate_ids(
         for row, i in enumerate(idx):
             results[i] = hyps[row]
     return results
+
+
+@torch.no_grad()
+def evaluate_nll(model: Seq2Seq, examples: list, device, batch_size: int = 100) -> float:
+    """Mean negative log-likelihood per target token (with <eos>), no smoothing: log perplexity."""
+    model.eval()
+    total, count = 0.0, 0
+    for idx in bucket_batches([len(x) for x, _ in examples], batch_size):
+        src, lengths, tgt_in, tgt_out = collate([examples[i] for i in idx], device)
+        logits = model(src, lengths, tgt_in)
+        total += F.cross_entropy(
+            logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD, reduction="sum"
+        ).item()
+        count += int((tgt_out != PAD).sum())
+    model.train()
+    return total / max(count, 1)
 
 
 class Translator:
@@ -163,8 +179,6 @@ class Translator:
         """Corpus BLEU (sacreBLEU + lower-cased) of the translations, and the references'
         perplexity under the model (teacher forcing, no label smoothing). ``hypotheses``: the
         sources already translated with these settings (they are not decoded again)."""
-        from seqlab.tasks.translate import encode_pairs, evaluate_nll
-
         if len(sources) != len(references):
             raise UserError(f"{len(sources)} source lines but {len(references)} references")
         hyps = hypotheses or self.translate_lines(sources, beam_size, length_penalty)

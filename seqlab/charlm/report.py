@@ -1,4 +1,4 @@
-"""The files `seqlab charlm inspect` writes from a ``Trace`` (seqlab.tasks.charlm_inspect):
+"""The files `seqlab charlm inspect` writes from a ``Trace`` (seqlab.charlm.inspect):
 
 activations_h.npy (activations_c.npy)  (save, layers, hidden) float16, first characters
 cells.csv           the units most correlated with each text feature (Pearson r)
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from seqlab.charlm.inspect import GATES, HIGH, LOW, Trace, top_cells
 from seqlab.data.text import split_text
 from seqlab.ngram import CharNGram
-from seqlab.tasks.charlm_inspect import GATES, HIGH, LOW, Trace, top_cells
 
 
 def colour(value: float) -> str:

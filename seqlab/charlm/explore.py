@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from seqlab.charlm.inspect import Trace, top_cells, trace
+from seqlab.charlm.predict import CharLMPredictor
 from seqlab.errors import UserError
-from seqlab.tasks.charlm import CharLMPredictor
-from seqlab.tasks.charlm_inspect import Trace, top_cells, trace
 
 MAX_SAMPLE = 2000  # characters a request may generate
 MAX_TEXT = 5000  # characters a request may trace (prime + sample, or pasted text)

@@ -11,7 +11,7 @@ from pathlib import Path
 from seqlab.checkpoint import write_json
 from seqlab.errors import UserError
 from seqlab.gradients import write_csv
-from seqlab.tasks.grads import GradTrainConfig, run_name
+from seqlab.grads.train import GradTrainConfig, run_name
 from seqlab.training import MetricsLog
 
 RECORD_COLUMNS = [

@@ -7,7 +7,8 @@ with probabilities and per-token attributions.
     seqlab sentiment predict --checkpoint runs/sst2 "not good at all"
     torchrun --nproc_per_node 2 -m seqlab.cli sentiment train ...   # DDP, see seqlab.distributed
 
-Prediction and attribution live in ``seqlab.tasks.sentiment_predict``.
+Prediction and attribution live in ``seqlab.sentiment.predict``, batching in
+``seqlab.sentiment.batches``, the settings in ``seqlab.sentiment.config``.
 """
 
 from __future__ import annotations
@@ -15,23 +16,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from seqlab import distributed
+from seqlab import distributed, run
 from seqlab.checkpoint import save_checkpoint
-from seqlab.config import check
+from seqlab.config import OptimConfig
 from seqlab.data.labelled import Labelled, label_names, load_labelled
 from seqlab.data.tokenizers import make_tokenizer, tokenizer_from_dict
 from seqlab.errors import UserError
+from seqlab.logs import RunLog
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
 from seqlab.resume import (
     check_same_run,
-    finished,
     load_resume,
     order_state,
     restore,
@@ -39,7 +38,7 @@ from seqlab.resume import (
     rng_states,
     set_rng_states,
 )
-from seqlab.tasks.sentiment_batches import (
+from seqlab.sentiment.batches import (
     adversarial_perturbation,
     bucketed_batches,
     classification_metrics,
@@ -48,144 +47,21 @@ from seqlab.tasks.sentiment_batches import (
     encode_texts,
     predict_ids,
 )
+from seqlab.sentiment.config import TASK, SentimentTrainConfig
 from seqlab.training import (
     LRSchedule,
     NonFiniteGuard,
-    OptimConfig,
     WeightAverage,
     autocast,
-    check_compile,
     clip_and_step,
     count_parameters,
     make_grad_scaler,
     make_optimizer,
-    open_run,
-    precision_field,
     progress,
-    resolve_precision,
-    seed_everything,
+    was_clipped,
 )
 
-TASK = "sentiment"
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SentimentTrainConfig:
-    train: str | None = field(
-        default=None,
-        metadata={"help": "training data: .tsv/.csv/.jsonl file or an aclImdb split folder"},
-    )
-    dev: str | None = field(
-        default=None,
-        metadata={"help": "validation data (none: hold out --dev-fraction of the training data)"},
-    )
-    dev_fraction: float = field(default=0.1, metadata={"help": "held out when there is no --dev"})
-    text_column: str | None = field(default=None, metadata={"help": "column/key with the text"})
-    label_column: str | None = field(default=None, metadata={"help": "column/key with the label"})
-    skip_bad: bool = field(default=False, metadata={"help": "skip malformed rows (and count them)"})
-    tokenizer: str = field(
-        default="sentencepiece",
-        metadata={
-            "help": "word (nltk Treebank) or sentencepiece",
-            "choices": ["word", "sentencepiece"],
-        },
-    )
-    vocab_size: int = field(default=8000, metadata={"help": "sentencepiece vocabulary size"})
-    sp_model_type: str = field(
-        default="unigram", metadata={"help": "sentencepiece model", "choices": ["unigram", "bpe"]}
-    )
-    min_freq: int = field(default=1, metadata={"help": "word tokenizer: minimum word count"})
-    lower: bool = field(default=True, metadata={"help": "lower-case the text"})
-    max_length: int = field(default=400, metadata={"help": "keep the first N tokens of a text"})
-    word_vectors: str | None = field(
-        default=None,
-        metadata={
-            "help": "initialise embeddings from GloVe/word2vec text vectors (word tokenizer)"
-        },
-    )
-    word_dropout: float = field(
-        default=0.0,
-        metadata={
-            "help": "replace each training token with <unk> with this probability (Iyyer et al. "
-            "2015; 0: off)"
-        },
-    )
-    sp_alpha: float = field(
-        default=0.0,
-        metadata={
-            "help": "sentencepiece subword regularisation: sample a segmentation of each "
-            "training text every epoch with this smoothing (Kudo 2018; 0: off)"
-        },
-    )
-    adversarial: float = field(
-        default=0.0,
-        metadata={
-            "help": "adversarial training: also fit each text with its embeddings moved this far "
-            "(L2 norm over the text) along the loss gradient (Miyato et al. 2017; 0: off)"
-        },
-    )
-    label_smoothing: float = field(
-        default=0.0, metadata={"help": "cross-entropy label smoothing (Szegedy et al. 2016)"}
-    )
-    ema: float = field(
-        default=0.0,
-        metadata={
-            "help": "validate and save an exponential moving average of the weights with this "
-            "decay, e.g. 0.999 (Polyak averaging; 0: off)"
-        },
-    )
-    batch_size: int = field(default=64, metadata={"help": "texts per batch"})
-    epochs: int = field(default=10, metadata={"help": "passes over the training data"})
-    max_steps: int = field(default=0, metadata={"help": "stop after N steps (0: no limit)"})
-    time_budget: float = field(
-        default=0.0,
-        metadata={
-            "help": "stop training after this many seconds, keeping the best checkpoint (0: none)"
-        },
-    )
-    eval_every: int = field(default=0, metadata={"help": "validate every N steps (0: per epoch)"})
-    log_every: int = field(default=50, metadata={"help": "log the training loss every N steps"})
-    patience: int = field(
-        default=0,
-        metadata={"help": "stop after N validations without a better accuracy (0: never)"},
-    )
-    seed: int = field(default=1337, metadata={"help": "random seed"})
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
-    precision: str = precision_field()
-    compile: bool = field(default=False, metadata={"help": "torch.compile the model to train"})
-    threads: int = field(
-        default=0,
-        metadata={
-            "help": "CPU threads for torch (0: torch's default; 1 is fastest on a busy machine)"
-        },
-    )
-    out: str = field(default="runs/sentiment", metadata={"help": "run directory"})
-    resume: bool = field(default=False, metadata={"help": "continue from OUT/ckpt_last.pt"})
-
-    def __post_init__(self):
-        check(self.train is not None, "--train is required (a labelled data file or folder)")
-        check(0 < self.dev_fraction < 1, f"--dev-fraction must be in (0, 1): {self.dev_fraction}")
-        check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
-        check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
-        check(self.max_steps >= 0 and self.time_budget >= 0, "--max-steps/--time-budget >= 0")
-        check(self.max_length >= 1, f"--max-length must be >= 1, got {self.max_length}")
-        check(self.vocab_size >= 8, f"--vocab-size must be >= 8, got {self.vocab_size}")
-        check(self.min_freq >= 1, f"--min-freq must be >= 1, got {self.min_freq}")
-        check(self.eval_every >= 0 and self.patience >= 0, "--eval-every/--patience must be >= 0")
-        check(self.log_every >= 1, f"--log-every must be >= 1, got {self.log_every}")
-        check(0 <= self.word_dropout < 1, f"--word-dropout must be in [0, 1): {self.word_dropout}")
-        check(0 <= self.sp_alpha <= 1, f"--sp-alpha must be in [0, 1], got {self.sp_alpha}")
-        check(
-            self.sp_alpha == 0 or self.tokenizer == "sentencepiece",
-            "--sp-alpha needs --tokenizer sentencepiece",
-        )
-        check(0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}")
-        check(self.adversarial >= 0, f"--adversarial must be >= 0, got {self.adversarial}")
-        check(
-            0 <= self.label_smoothing < 1,
-            f"--label-smoothing must be in [0, 1), got {self.label_smoothing}",
-        )
 
 
 def _split(data: Labelled, fraction: float, gen: torch.Generator) -> tuple[Labelled, Labelled]:
@@ -216,12 +92,7 @@ def _make_optimizer(model: TextClassifier, ocfg: OptimConfig, device) -> torch.o
 def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) -> dict:
     """Train a classifier; returns a summary. Writes config.json, metrics.jsonl, checkpoints."""
     out = Path(cfg.out)
-    info, device = distributed.setup(cfg.device)
-    precision = resolve_precision(cfg.precision, device)
-    check_compile(cfg.compile, device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    gen = seed_everything(cfg.seed)
+    info, device, precision, gen = run.start(cfg)
     resume = load_resume(out, TASK, info) if cfg.resume else None
     train_data, dev_data = _load_data(cfg, gen)
     names = label_names(train_data.labels)
@@ -278,21 +149,24 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     optimizer = _make_optimizer(model, ocfg, device)
     scaler = make_grad_scaler(precision, device)
     steps_per_epoch = math.ceil(len(train_data.texts) / cfg.batch_size)
-    total = min(cfg.max_steps or 1 << 62, cfg.epochs * steps_per_epoch)
-    sched = LRSchedule(optimizer, ocfg, total)
     guard = NonFiniteGuard(ocfg.max_bad_steps)
-    step, epoch, done, best, bad_evals, elapsed = 0, 0, 0, {"accuracy": -1.0}, 0, 0.0
+    step, epoch, done, best_scores = 0, 0, 0, {"accuracy": -1.0}
+    best = run.Best(cfg.patience)  # dev accuracy
+    state = resume["resume"] if resume is not None else {}
+    if resume is not None:
+        step, best_scores = resume["step"], state["best"]
+        best.load_state_dict({"score": best_scores["accuracy"], "bad_evals": state["bad_evals"]})
+    budget = run.Budget(cfg, steps_per_epoch, info, state.get("elapsed_s", 0.0), step)
+    sched = LRSchedule(optimizer, ocfg, budget.total_steps)
     if resume is not None:
         state, epoch, done = restore(resume, model, optimizer, gen, sched, scaler)
-        step, best, bad_evals = resume["step"], state["best"], state["bad_evals"]
         if avg is not None:  # "model" holds the average; the trained weights are kept apart
             avg.model.load_state_dict(resume["model"])
             model.load_state_dict(state["train_model"])
             avg.updates = state["ema_updates"]
-        elapsed = state["elapsed_s"]
     # rank 0 alone writes config, metrics and checkpoints
-    metrics = open_run(
-        out, info.is_main, step if resume else None, train=cfg, model=mcfg, optim=ocfg
+    runlog = RunLog(
+        out, cfg, info.is_main, step if resume else None, train=cfg, model=mcfg, optim=ocfg
     )
     log.info(
         "sentiment: %d train / %d dev texts, classes %s, %s vocab %d, %s %d params on %s (%s)",
@@ -337,9 +211,9 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             "configs": configs,
             "position": resume_point(epoch, done, n_batches, epoch_start, order_state(gen)),
             "rng": rng_states(info),
-            "best": best,
-            "bad_evals": bad_evals,
-            "elapsed_s": time.perf_counter() - t0,
+            "best": best_scores,
+            "bad_evals": best.bad_evals,
+            "elapsed_s": budget.elapsed,
             "scheduler": sched.state_dict(),
             "scaler": scaler.state_dict() if scaler else None,
             "train_model": model.state_dict() if avg else None,
@@ -365,13 +239,15 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         return distributed.from_main(result, info)
 
     bar = progress(
-        total=total, initial=step, desc="sentiment", unit="step", disable=not info.is_main or None
+        total=budget.total_steps or None,
+        initial=step,
+        desc="sentiment",
+        unit="step",
+        disable=not info.is_main or None,
     )
-    stop = ""
+    stop, tokens = budget.stop_reason() or best.stop_reason(), 0
     if resume is not None:
-        stop = finished(step, total, elapsed, cfg.time_budget, bad_evals, cfg.patience)
         set_rng_states(resume["resume"]["rng"], info)  # last: nothing may draw after it
-    t0 = time.perf_counter() - elapsed  # a time budget counts the interrupted run's time too
     model.train()
     while not stop:
         if cfg.sp_alpha:  # a fresh segmentation per epoch, the same after a resume
@@ -407,84 +283,67 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             if avg is not None and stepped:
                 avg.update(model)
             step += 1
-            elapsed = time.perf_counter() - t0
-            used = (
-                distributed.from_main(elapsed / cfg.time_budget, info) if cfg.time_budget else 0.0
-            )
-            sched.step_batch(used)  # a cosine schedule anneals over the time budget too
+            sched.step_batch(budget.tick(step))  # a cosine schedule anneals over the budget
             guard.update(stepped, step, fp16=scaler is not None)
             loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
+            n_tokens = int(sum(len(seqs[i]) for i in idx))
+            tokens += n_tokens
+            runlog.train(
+                step, loss=loss_value, grad_norm=norm, lr=optimizer.param_groups[0]["lr"],
+                clipped=was_clipped(norm, ocfg), tokens=n_tokens,
+            )  # fmt: skip
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.3f}", best=f"{best['accuracy']:.3f}")
-            if metrics and step % cfg.log_every == 0:
-                metrics.write(
-                    step=step, loss=loss_value, grad_norm=norm, lr=optimizer.param_groups[0]["lr"]
-                )
-            if cfg.time_budget and used >= 1.0:
-                stop = f"time budget of {cfg.time_budget:.0f} s reached"
-            elif step >= total:
-                stop = "step limit reached"
+            bar.set_postfix(loss=f"{loss_value:.3f}", best=f"{best_scores['accuracy']:.3f}")
             end_of_epoch = k == len(batches) - 1
-            if (
-                stop
-                or (cfg.eval_every and step % cfg.eval_every == 0)
-                or (not cfg.eval_every and end_of_epoch)
-            ):
+            if budget.eval_due(end_of_epoch):
                 result = validate()
                 sched.step_eval(-result["accuracy"])
-                if metrics:
-                    metrics.write(
-                        step=step,
-                        epoch=epoch,
-                        val_accuracy=result["accuracy"],
-                        val_macro_f1=result["macro_f1"],
-                        elapsed_s=round(elapsed, 1),
-                    )
+                budget.evaluated()
+                runlog.val(
+                    step, epoch, budget.elapsed,
+                    accuracy=result["accuracy"], macro_f1=result["macro_f1"],
+                )  # fmt: skip
                 log.debug("step %d: dev accuracy %.4f", step, result["accuracy"])
-                improved = result["accuracy"] > best["accuracy"]
+                improved = best.update(result["accuracy"])
                 if improved:
-                    best, bad_evals = {**result, "step": step, "elapsed_s": elapsed}, 0
-                else:
-                    bad_evals += 1
-                    if cfg.patience and bad_evals >= cfg.patience:
-                        stop = f"no better dev accuracy in {cfg.patience} validations"
+                    best_scores = {**result, "step": step, "elapsed_s": budget.elapsed}
                 state = run_state(k + 1, len(batches))
                 if improved:
-                    checkpoint("ckpt_best.pt", best, state)
+                    checkpoint("ckpt_best.pt", best_scores, state)
                 checkpoint("ckpt_last.pt", result, state)
+            stop = budget.stop_reason() or best.stop_reason()
             if stop:
                 break
         epoch, done = epoch + 1, 0
     bar.close()
-    if metrics:
-        metrics.close()
+    runlog.close()
     distributed.cleanup(info)
     log.info("stopped: %s", stop)
-    return {
-        "steps": step,
-        "epochs": round(step / steps_per_epoch, 2),
-        "stopped": stop,
-        "best_dev_accuracy": best["accuracy"],
-        "best_dev_macro_f1": best.get("macro_f1"),
-        "best_step": best.get("step"),
-        "elapsed_s": round(time.perf_counter() - t0, 1),
-        "params": count_parameters(model),
-        "labels": names,
-        "out": str(out),
-        "precision": precision,
-        "processes": info.world_size,
-    }
+    return run.summary(
+        budget,
+        info,
+        out,
+        precision,
+        tokens=tokens,
+        stopped=stop,
+        epochs=round(step / steps_per_epoch, 2),
+        best_dev_accuracy=best_scores["accuracy"],
+        best_dev_macro_f1=best_scores.get("macro_f1"),
+        best_step=best_scores.get("step"),
+        params=count_parameters(model),
+        labels=names,
+    )
 
 
 def demo_model(
     folder: str | Path = "data/cache/sentiment_demo",
-    time_budget: float = 120.0,
+    max_minutes: float = 2.0,
     n_train: int = 20000,
 ) -> Path:
     """The demo's offline model: trained once on seqlab's generated sentences, then cached.
 
     Returns the checkpoint path; a cached one is reused. A small word-level bi-LSTM: the budget
-    (seconds of training) bounds the first launch; tests pass a few seconds.
+    (minutes of training) bounds the first launch; tests pass a few seconds.
     """
     from seqlab.data.synthetic_sentiment import write_splits
 
@@ -499,8 +358,9 @@ def demo_model(
         out=str(folder / "run"),
         tokenizer="word",
         epochs=20,
-        time_budget=time_budget,
+        max_minutes=max_minutes,
         eval_every=100,
+        precision="fp32",
         seed=0,
         threads=1,  # a small model: one thread is as fast, and kind to a busy machine
         patience=5,  # the generated set is easy: stop once dev accuracy stops improving

@@ -10,23 +10,89 @@ attention maps drawn over the image) and the offline demo model trained on synth
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
+from seqlab.caption.config import TASK
 from seqlab.checkpoint import load_checkpoint
-from seqlab.data.captions import image_transform, load_image
-from seqlab.data.tokenizers import Vocab
+from seqlab.data.captions import image_transform, load_image, tokenize
+from seqlab.data.tokenizers import BOS, EOS, Vocab
+from seqlab.decoding import beam_search, greedy
 from seqlab.errors import UserError
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
-from seqlab.tasks.caption import TASK, decode
 from seqlab.training import count_parameters, resolve_device
 
+if TYPE_CHECKING:
+    from seqlab.caption.data import FeatureSource
+
 log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def decode(
+    model: Captioner,
+    feats: torch.Tensor,
+    beam_size: int = 1,
+    n_best: int = 1,
+    max_len: int = 30,
+    length_penalty: float = 0.6,
+):
+    """Per image, the n_best hypotheses (seqlab.decoding), best first."""
+    state = model.init_state(feats)
+    if beam_size <= 1:
+        return [[h] for h in greedy(model.decode_step, state, feats.size(0), BOS, EOS, max_len)]
+    return beam_search(
+        model.decode_step,
+        state,
+        feats.size(0),
+        BOS,
+        EOS,
+        beam_size=beam_size,
+        max_len=max_len,
+        length_penalty=length_penalty,
+        n_best=n_best,
+    )
+
+
+def corpus_bleu_scores(references: list[list[str]], hypotheses: list[list[str]]) -> dict:
+    """BLEU-1..4 x 100 with nltk's corpus_bleu: each hypothesis against all its references."""
+    from nltk.translate.bleu_score import corpus_bleu
+
+    refs = [[tokenize(r) for r in rs] for rs in references]
+    weights = [(1.0,), (0.5, 0.5), (1 / 3,) * 3, (0.25,) * 4]
+    with warnings.catch_warnings():  # nltk warns on every zero n-gram count of a weak model
+        warnings.simplefilter("ignore")
+        scores = corpus_bleu(refs, hypotheses, weights=weights)
+    return {f"bleu{n}": round(100 * s, 2) for n, s in enumerate(scores, 1)}
+
+
+@torch.no_grad()
+def evaluate_bleu(
+    model: Captioner,
+    source: FeatureSource,
+    references: list[list[str]],
+    vocab: Vocab,
+    beam_size: int = 1,
+    batch_size: int = 50,
+    limit: int = 0,
+    max_len: int = 30,
+) -> dict:
+    """BLEU-1..4 on the first ``limit`` images (0: all) with greedy or beam search."""
+    model.eval()
+    n = len(references) if limit <= 0 else min(limit, len(references))
+    hyps = []
+    for s in range(0, n, batch_size):
+        idx = list(range(s, min(s + batch_size, n)))
+        for best, *_ in decode(model, source(idx), beam_size, max_len=max_len):
+            hyps.append(vocab.tokens(best.tokens))
+    return corpus_bleu_scores(references[:n], hyps)
 
 
 @dataclass
@@ -159,8 +225,8 @@ def evaluate_checkpoint(
     device: str = "auto",
 ) -> dict:
     """BLEU-1..4 of a checkpoint on a dataset split (features cached for frozen encoders)."""
+    from seqlab.caption.data import FeatureSource
     from seqlab.data.captions import load_caption_set
-    from seqlab.tasks.caption import FeatureSource, evaluate_bleu
 
     pred = CaptionPredictor.from_checkpoint(checkpoint, device)
     data = load_caption_set(dataset or pred.info["dataset"], root, split)
@@ -175,53 +241,6 @@ def evaluate_checkpoint(
         max_len=pred.info["max_len"],
     )
     return {"split": split, "beam": beam_size, "images": limit or len(data), **scores}
-
-
-# --------------------------------------------------------------------------- offline demo model
-
-
-def scenes_demo_predictor(
-    cache_dir: str | Path, steps: int = 700, max_minutes: float = 6.0, device: str = "auto"
-) -> tuple[CaptionPredictor, bool]:
-    """The demo's offline model: trained on synthetic scenes on first use (``steps`` steps, about
-    two minutes on an idle 2-core CPU, at most ``max_minutes`` on a busy one; with a progress
-    bar), then loaded from ``cache_dir``. Returns (predictor, whether it was trained now)."""
-    from seqlab.tasks.caption import CaptionTrainConfig, train
-    from seqlab.training import OptimConfig
-
-    ckpt = Path(cache_dir) / "ckpt_best.pt"
-    if ckpt.is_file():
-        return CaptionPredictor.from_checkpoint(ckpt, device), False
-    log.info(
-        "no captioner checkpoint given: training one on synthetic scenes (%d steps, about "
-        "2 minutes, once; cached in %s)",
-        steps,
-        cache_dir,
-    )
-    cfg = CaptionTrainConfig(
-        dataset="scenes",
-        out=str(cache_dir),
-        min_count=1,
-        batch_size=32,
-        epochs=100,
-        max_steps=steps,
-        time_budget_min=max_minutes,
-        val_images=100,
-        scenes=4000,
-        threads=1,
-        device=device,
-    )
-    mcfg = CaptionerConfig(
-        attention=True,
-        embedding_size=64,
-        hidden_size=128,
-        projection_size=64,
-        attention_size=64,
-        dropout=0.1,
-    )
-    ecfg = EncoderConfig(name="scratch", image_size=64, grid_size=8, channels=64)
-    train(cfg, mcfg, ecfg, OptimConfig(lr=3e-3, warmup_steps=50))
-    return CaptionPredictor.from_checkpoint(ckpt, device), True
 
 
 def scene_examples(folder: str | Path, n: int = 6, seed: int = 7) -> list[str]:

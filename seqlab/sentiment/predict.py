@@ -19,13 +19,8 @@ from seqlab.data.labelled import Labelled
 from seqlab.data.tokenizers import UNK, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
-from seqlab.tasks.sentiment import TASK
-from seqlab.tasks.sentiment_batches import (
-    classification_metrics,
-    collate,
-    encode_texts,
-    predict_ids,
-)
+from seqlab.sentiment.batches import classification_metrics, collate, encode_texts, predict_ids
+from seqlab.sentiment.config import TASK
 from seqlab.training import resolve_device
 
 

@@ -1,7 +1,7 @@
 """Batches for the sentiment classifier: encoding, word dropout, adversarial perturbations,
 padding, length-bucketed shuffling, batched prediction and the classification metrics.
 
-Shared by training (``seqlab.tasks.sentiment``) and prediction (``seqlab.tasks.sentiment_predict``).
+Shared by training (``seqlab.sentiment.train``) and prediction (``seqlab.sentiment.predict``).
 """
 
 from __future__ import annotations

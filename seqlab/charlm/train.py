@@ -1,0 +1,213 @@
+"""Train a character-level language model with truncated BPTT.
+
+seqlab charlm train --text input.txt --out runs/shakespeare --max-minutes 30
+seqlab charlm train --out runs/shakespeare --resume   # continue exactly where it stopped
+seqlab charlm sample --checkpoint runs/shakespeare --prime "ROMEO:" --length 500
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from seqlab import distributed, run
+from seqlab.charlm.config import TASK, CharLMTrainConfig
+from seqlab.charlm.predict import evaluate_loss
+from seqlab.checkpoint import load_checkpoint, save_checkpoint
+from seqlab.config import OptimConfig
+from seqlab.data.text import CharVocab, default_corpus, make_streams, read_text
+from seqlab.errors import UserError
+from seqlab.logs import RunLog
+from seqlab.models.charlm import CharLM, CharLMConfig
+from seqlab.tbptt import tbptt_forward, tbptt_windows
+from seqlab.training import (
+    LRSchedule,
+    NonFiniteGuard,
+    autocast,
+    clip_and_step,
+    make_grad_scaler,
+    make_optimizer,
+    map_state,
+    progress,
+    was_clipped,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _load_corpus(cfg: CharLMTrainConfig) -> tuple[str, str]:
+    if cfg.text:
+        return read_text(cfg.text), str(cfg.text)
+    return default_corpus()
+
+
+def train(
+    cfg: CharLMTrainConfig,
+    mcfg: CharLMConfig,
+    ocfg: OptimConfig,
+    callback: Callable[[int, int, float], None] | None = None,
+) -> dict:
+    """Train a char-LM; returns a summary dict. Writes config.json, metrics.jsonl, checkpoints.
+
+    ``callback(step, total, loss)`` runs after every step (progress bars in apps, tests).
+    """
+    out = Path(cfg.out)
+    info, device, precision, _ = run.start(cfg)  # torch's global RNG drives dropout
+    distributed.check_divisible(cfg.batch_size, info)
+    text, source = _load_corpus(cfg)
+    resume = None
+    if cfg.resume and (out / "ckpt_last.pt").exists():
+        resume = load_checkpoint(out / "ckpt_last.pt", task=TASK)
+        vocab = CharVocab(resume["vocab"])
+        mcfg = CharLMConfig(**resume["model_config"])
+    elif cfg.resume:
+        raise UserError(f"--resume: no checkpoint at {out / 'ckpt_last.pt'}")
+    else:
+        vocab = CharVocab.from_text(text)
+    n_train = int(len(text) * (1 - cfg.val_fraction))
+    ids = vocab.encode(text, what=source)
+    streams = make_streams(ids[:n_train], cfg.batch_size, info.rank, info.world_size)  # (B, L)
+    val_bs = max(1, min(cfg.batch_size, (len(ids) - n_train) // (cfg.bptt + 1)))
+    val_streams = make_streams(ids[n_train:], val_bs)
+
+    mcfg = dataclasses.replace(mcfg, vocab_size=len(vocab))
+    model = CharLM(mcfg).to(device)
+    ddp = distributed.wrap(model, info, device)
+    fwd = ddp
+    if cfg.compile and mcfg.backend == "scratch":
+        model.rnn.compile_step()  # compile the cell step; the loop over time stays Python
+    elif cfg.compile:
+        fwd = torch.compile(ddp)  # the uncompiled model is what gets saved
+    optimizer = make_optimizer(model.parameters(), ocfg)
+    k1, k2 = cfg.k1 or cfg.bptt, cfg.bptt
+    steps_per_epoch = math.ceil((streams.size(1) - 1) / k1)
+    step, epoch, pos, carry = 0, 0, 0, None
+    best = run.Best(cfg.patience, higher_is_better=False)
+    if resume is not None:
+        step, epoch, pos = resume["step"], resume["epoch"], resume["pos"]
+    budget = run.Budget(cfg, steps_per_epoch, info, (resume or {}).get("elapsed_s", 0.0), step)
+    sched = LRSchedule(optimizer, ocfg, budget.total_steps)
+    scaler = make_grad_scaler(precision, device)
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        best.load_state_dict(resume.get("best_state", {"score": resume["best"], "bad_evals": 0}))
+        carry = map_state(resume["carry"], lambda c: distributed.shard_batch(c.to(device), info, 1))
+        torch.set_rng_state(resume["rng"])
+    # rank 0 alone writes config, metrics and checkpoints
+    runlog = RunLog(
+        out, cfg, info.is_main, step if resume else None, train=cfg, model=mcfg, optim=ocfg
+    )
+    guard = NonFiniteGuard(ocfg.max_bad_steps)
+    log.info(
+        "charlm: %s, %d chars (%d train), vocab %d, %s on %s (%s)",
+        source,
+        len(text),
+        n_train,
+        len(vocab),
+        mcfg.cell,
+        device,
+        precision,
+    )
+
+    def checkpoint(name: str, val_loss: float) -> None:
+        # The carried TBPTT state is part of the run: save all streams' so resume is exact.
+        full_carry = map_state(carry, lambda c: distributed.gather_batch(c, info, 1))
+        if not info.is_main:
+            return
+        save_checkpoint(
+            out / name,
+            {
+                "task": TASK,
+                "model_config": dataclasses.asdict(mcfg),
+                "model": model.state_dict(),
+                "vocab": vocab.chars,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "pos": pos,
+                "carry": map_state(full_carry, lambda c: c.cpu()),
+                "best": best.score,
+                "best_state": best.state_dict(),
+                "elapsed_s": budget.elapsed,
+                "rng": torch.get_rng_state(),
+                "metrics": {"val_loss": val_loss},
+                "source": source,
+            },
+        )
+
+    total = budget.total_steps
+    bar = progress(
+        total=total or None,
+        initial=step,
+        desc="charlm",
+        unit="step",
+        disable=not info.is_main or None,
+    )
+    val_loss, tokens, stop = math.nan, 0, budget.stop_reason() or best.stop_reason()
+    model.train()
+    while not stop:
+        windows = list(tbptt_windows(streams.size(1) - 1, k1, k2, start=pos))
+        for k, (s, mid, t, t_prev) in enumerate(windows):
+            x = streams[:, s:t].to(device)  # (B, T)
+            y = streams[:, t_prev + 1 : t + 1].to(device)  # (B, t - t_prev): the new targets
+            with autocast(precision, device):
+                logits, next_carry = tbptt_forward(fwd, x, carry, s, mid, t, t_prev)
+            loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+            optimizer.zero_grad(set_to_none=True)
+            (scaler.scale(loss) if scaler else loss).backward()
+            norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
+            carry, pos = next_carry, t
+            step += 1
+            sched.step_batch(budget.tick(step))  # a cosine schedule anneals over the budget
+            guard.update(stepped, step, fp16=scaler is not None)
+            loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
+            lr = optimizer.param_groups[0]["lr"]
+            clipped = was_clipped(norm, ocfg)
+            tokens += y.numel() * info.world_size
+            runlog.train(
+                step, loss=loss_value, grad_norm=norm, lr=lr, clipped=clipped,
+                tokens=y.numel() * info.world_size, stepped=stepped,
+            )  # fmt: skip
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.3f}", norm=f"{norm:.2f}")
+            end_of_epoch = k == len(windows) - 1
+            if end_of_epoch:  # the next pass starts from a fresh state
+                epoch, pos, carry = epoch + 1, 0, None
+            if budget.eval_due(end_of_epoch):
+                # Every process scores the whole validation text, so all agree on the result.
+                val_loss = evaluate_loss(model, val_streams, cfg.bptt, device, precision)
+                sched.step_eval(val_loss)
+                budget.evaluated()
+                runlog.val(step, epoch, budget.elapsed, loss=val_loss)
+                if best.update(val_loss):
+                    checkpoint("ckpt_best.pt", val_loss)
+                checkpoint("ckpt_last.pt", val_loss)
+            if callback is not None:
+                callback(step, total, loss_value)
+            stop = budget.stop_reason() or best.stop_reason()
+            if stop or end_of_epoch:
+                break
+    bar.close()
+    runlog.close()
+    distributed.cleanup(info)
+    log.info("stopped: %s", stop)
+    return run.summary(
+        budget,
+        info,
+        out,
+        precision,
+        stopped=stop,
+        best_val_loss=best.score,
+        last_val_loss=val_loss,
+        tokens=tokens,
+        source=source,
+    )

@@ -1,1 +1,0 @@
-"""One readable recipe per task: train(...), evaluate(...), a Predictor with from_checkpoint()."""

@@ -1,0 +1,173 @@
+"""One training interface: the four trainers share their run flags (name, type, default, help),
+every budget stops every trainer, --tensorboard writes events TensorBoard reads, and a resumed
+run's clock goes on from the checkpoint's."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from seqlab.cli import build_parser, main
+from seqlab.config import RunConfig
+from seqlab.data.synthetic_sentiment import write_splits
+from seqlab.training import read_metrics
+
+TASKS = ("charlm", "sentiment", "translate", "caption")
+SHARED = {f"--{f.replace('_', '-')}" for f in RunConfig.__dataclass_fields__} | {"--config"}
+COMMON = ["--device", "cpu", "--precision", "fp32", "--seed", "3"]
+
+
+def _train_parser(task: str) -> argparse.ArgumentParser:
+    if task == "caption":  # caption parses its verbs itself (an image path may come first)
+        from seqlab.commands.caption import _verb_parsers
+
+        return _verb_parsers()["train"]
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    verbs = next(a for a in sub.choices[task]._actions if isinstance(a, argparse._SubParsersAction))
+    return verbs.choices["train"]
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, tuple]:
+    """Every option of a parser: (type, default, help, choices, action kind)."""
+    out = {}
+    for a in parser._actions:
+        for s in a.option_strings:
+            if s.startswith("--") and s not in ("--help",) and not s.startswith("--no-"):
+                assert s not in out, f"{parser.prog}: {s} defined twice"
+                choices = tuple(a.choices) if a.choices else None
+                out[s] = (a.type, a.default, a.help, choices, type(a).__name__, a.dest)
+    return out
+
+
+def test_the_four_trainers_share_their_run_flags_exactly():
+    flags = {task: _flags(_train_parser(task)) for task in TASKS}
+    for task, f in flags.items():
+        missing = SHARED - f.keys()
+        assert not missing, f"{task} train lacks {sorted(missing)}"
+    for name in sorted(SHARED):
+        spec = {task: flags[task][name] for task in TASKS}
+        assert len(set(spec.values())) == 1, f"{name} differs between trainers: {spec}"
+    # the old names are gone, with no aliases
+    for task, f in flags.items():
+        for old in ("--time-limit", "--time-budget", "--time-budget-min", "--minutes"):
+            assert old not in f, f"{task} train still has {old}"
+
+
+def test_the_run_flags_are_in_one_help_group_for_every_trainer():
+    for task in TASKS:
+        groups = {g.title: g for g in _train_parser(task)._action_groups}
+        run = {s for a in groups["run"]._group_actions for s in a.option_strings}
+        assert {s for s in run if not s.startswith("--no-")} == SHARED, task
+
+
+# ---------------------------------------------------------------------------- every budget
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, list[str]]:
+    root = tmp_path_factory.mktemp("data")
+    text = root / "input.txt"
+    text.write_text("ROMEO:\nBut soft, what light through yonder window breaks?\n" * 40)
+    train, dev = write_splits(root / "sst", n_train=60, n_dev=12)
+    pairs = root / "pairs.tsv"
+    pairs.write_text("".join(f"{i} plus {i}\t{2 * i}\n" for i in range(120)))
+    return {
+        "charlm": ["charlm", "train", "--text", str(text), "--hidden-size", "16",
+                   "--embedding-size", "8", "--num-layers", "1", "--bptt", "16",
+                   "--batch-size", "4"],
+        "sentiment": ["sentiment", "train", "--train", str(train), "--dev", str(dev),
+                      "--tokenizer", "word", "--embedding-size", "8", "--hidden-size", "8",
+                      "--batch-size", "8"],
+        "translate": ["translate", "train", "--pairs", str(pairs), "--dev-size", "10",
+                      "--vocab-size", "40", "--hidden-size", "16", "--embedding-size", "8",
+                      "--batch-size", "16"],
+        "caption": ["caption", "train", "--dataset", "scenes", "--scenes", "16", "--encoder",
+                    "scratch", "--image-size", "32", "--grid-size", "4", "--channels", "16",
+                    "--embedding-size", "8", "--hidden-size", "8", "--projection-size", "8",
+                    "--attention-size", "8", "--batch-size", "4", "--val-images", "4",
+                    "--min-count", "1"],
+    }  # fmt: skip
+
+
+def _summary(capsys) -> dict:
+    out = capsys.readouterr().out
+    return json.loads(out[out.index("{") :])
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_max_steps_stops_every_trainer(task, data, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [*data[task], *COMMON, "--epochs", "0", "--max-steps", "3", "--out", str(out)]
+    assert main(argv) == 0
+    summary = _summary(capsys)
+    assert summary["steps"] == 3 and "step limit" in summary["stopped"]
+    records = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]
+    assert any(k.startswith("val_") for k in records[-1])  # the last step validated
+    assert (out / "ckpt_last.pt").is_file() and (out / "ckpt_best.pt").is_file()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_max_minutes_stops_every_trainer(task, data, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [*data[task], *COMMON, "--epochs", "0", "--max-minutes", "0.05", "--out", str(out)]
+    assert main(argv) == 0
+    summary = _summary(capsys)
+    assert "time budget" in summary["stopped"]
+    assert 3.0 <= summary["elapsed_s"] < 30.0  # it trained on the clock, and stopped on it
+    assert summary["steps"] >= 1 and (out / "ckpt_last.pt").is_file()
+
+
+def test_a_run_needs_some_budget(data, tmp_path, capsys):
+    argv = [*data["charlm"], "--epochs", "0", "--out", str(tmp_path / "run")]
+    assert main(argv) == 1
+    assert "set a budget" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- tensorboard
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_tensorboard_writes_the_expected_scalars(task, data, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    argv = [*data[task], *COMMON, "--max-steps", "4", "--eval-every", "2", "--tensorboard"]
+    assert main([*argv, "--out", str(out)]) == 0
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert events, "no events file"
+    acc = EventAccumulator(str(out / "tensorboard"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    want = {"train/loss", "train/lr", "train/grad_norm", "train/clip_rate", "train/tokens_per_s"}
+    assert want <= tags, sorted(tags)
+    val = {t for t in tags if t.startswith("val/")}
+    assert val, sorted(tags)
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3, 4]
+    assert [e.step for e in acc.Scalars(sorted(val)[0])] == [2, 4]
+    losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
+    assert [e.value for e in acc.Scalars("train/loss")] == pytest.approx(losses)
+
+
+# ---------------------------------------------------------------------------- resume's clock
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_clock_goes_on_across_resume(task, data, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [*data[task], *COMMON, "--epochs", "0", "--eval-every", "2", "--out", str(out)]
+    assert main([*argv, "--max-steps", "2"]) == 0
+    first = _summary(capsys)["elapsed_s"]
+    saved = torch.load(out / "ckpt_last.pt", weights_only=True)
+    saved_s = saved.get("elapsed_s", saved.get("resume", {}).get("elapsed_s"))
+    assert 0 < saved_s <= first + 0.01  # the summary rounds to 10 ms
+    assert main([*argv, "--max-steps", "4", "--resume"]) == 0
+    second = _summary(capsys)
+    assert second["steps"] == 4 and second["elapsed_s"] > saved_s
+    vals = [r for r in read_metrics(out / "metrics.jsonl") if "elapsed_s" in r]
+    assert [r["step"] for r in vals] == [2, 4]
+    assert vals[1]["elapsed_s"] > vals[0]["elapsed_s"]  # counted on, not from 0
