@@ -21,6 +21,7 @@ clock, so all processes stop, validate and anneal at the same step.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -29,6 +30,8 @@ import torch
 from seqlab import distributed
 from seqlab.config import RunConfig
 from seqlab.training import check_compile, resolve_precision, seed_everything
+
+log = logging.getLogger(__name__)
 
 
 def start(cfg: RunConfig) -> tuple[distributed.DistInfo, torch.device, str, torch.Generator]:
@@ -110,6 +113,16 @@ class Budget:
         if self.total_steps and self.step:
             left.append((self.total_steps - self.step) * self.elapsed / self.step / 60)
         return max(min(left), 0.0)
+
+
+def finish(bar, runlog, info: distributed.DistInfo, budget: Budget, out, precision: str, **task):
+    """End a run the same way in every trainer: close its progress bar and log, leave the process
+    group, say why it stopped, and return its summary."""
+    bar.close()
+    runlog.close()
+    distributed.cleanup(info)
+    log.info("stopped: %s", task.get("stopped") or budget.stop_reason())
+    return summary(budget, info, out, precision, **task)
 
 
 def summary(

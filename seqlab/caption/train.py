@@ -265,13 +265,11 @@ def train(
             if stop:
                 break
         epoch, done = epoch + 1, 0
-    bar.close()
-    runlog.close()
-    distributed.cleanup(info)
-    log.info("stopped: %s", stop)
-    return run.summary(
-        budget,
+    return run.finish(
+        bar,
+        runlog,
         info,
+        budget,
         out,
         precision,
         tokens=words_seen,

@@ -196,13 +196,11 @@ def train(
             stop = budget.stop_reason() or best.stop_reason()
             if stop or end_of_epoch:
                 break
-    bar.close()
-    runlog.close()
-    distributed.cleanup(info)
-    log.info("stopped: %s", stop)
-    return run.summary(
-        budget,
+    return run.finish(
+        bar,
+        runlog,
         info,
+        budget,
         out,
         precision,
         stopped=stop,
