@@ -154,7 +154,12 @@ def test_readme_lists_the_shipped_models_as_the_registry_says():
     assert pretrained.markdown_table() in readme
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["pretrained", "list"], ["nope"]])
+HELP = [["--help"], ["pretrained", "list"], ["nope"]]
+HELP += [[task, "train", "--help"] for task in ("charlm", "sentiment", "translate", "caption")]
+HELP += [["charlm", "train", "--bptt", "zero"]]  # a usage error in a trainer's flags
+
+
+@pytest.mark.parametrize("argv", HELP)
 def test_help_list_and_usage_errors_do_not_import_torch(argv):
     """They answer at once: only the named command group is imported, and these need no torch."""
     import subprocess
