@@ -1,16 +1,18 @@
 """Latency of the Gradio apps under concurrent requests: p50/p95/max seconds and requests/s.
 
     uv run python bench/app_latency.py                                 # all four, shipped models
-    uv run python bench/app_latency.py --app sentiment --requests 64 --concurrency 16
+    uv run python bench/app_latency.py --app translate --requests 32 --concurrency 1 4 16
     uv run python bench/app_latency.py --app translate --checkpoint runs/de-en
 
 Each app is launched in-process exactly as its main() launches it (seqlab.serving: the queue runs
 one request at a time per event, the rest wait), with --checkpoint or, without it, the app's
 shipped model (seqlab pretrained list). Then
---requests requests go through gradio_client from --concurrency threads at once, cycling through
-the app's examples with the page's default settings. A latency counts from submission to answer,
-so it includes the wait in the queue: at concurrency C, expect about C times one request's time.
-One warm-up request is not counted. The client threads share the process with the server.
+--requests requests go through gradio_client from each --concurrency's threads at once, cycling
+through the app's examples with the page's default settings. A latency counts from submission to
+answer, so it includes the wait in the queue. The translate app decodes queued requests together
+(Gradio batching, up to 16): its throughput with C clients over its one-client rate is what
+batching buys (target: >= 3x at 16). One warm-up request is not counted. The client threads share
+the process with the server.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def fire(client, api: str, requests: list[tuple], n: int, concurrency: int) -> d
     }
 
 
-def bench_app(name: str, checkpoint: str | None, n: int, concurrency: int) -> dict:
+def bench_app(name: str, checkpoint: str | None, n: int, levels: list[int]) -> list[dict]:
     from gradio_client import Client
 
     from seqlab import serving
@@ -117,7 +119,8 @@ def bench_app(name: str, checkpoint: str | None, n: int, concurrency: int) -> di
     demo, api, requests = BUILDERS[name](checkpoint)
     serving.launch(demo, "127.0.0.1", _free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        return fire(Client(demo.local_url, verbose=False), api, requests, n, concurrency)
+        client = Client(demo.local_url, verbose=False)
+        return [fire(client, api, requests, n, c) for c in levels]
     finally:
         demo.close()
 
@@ -127,13 +130,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app", choices=[*APPS, "all"], default="all")
     parser.add_argument("--checkpoint", help="the app's model (one app only); default: its demo")
     parser.add_argument("--requests", type=int, default=64, help="requests per app")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[1, 4, 16], help="clients at once, in turn"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     args = parser.parse_args(argv)
     print(hardware.describe_cpu(), flush=True)
     if args.checkpoint and args.app == "all":
         parser.error("--checkpoint needs one --app")
-    if args.requests < 1 or args.concurrency < 1:
+    if args.requests < 1 or min(args.concurrency) < 1:
         parser.error("--requests and --concurrency must be >= 1")
     import torch
 
@@ -143,21 +148,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
-        f"{args.requests} requests per app, {args.concurrency} at once; server: "
+        f"{args.requests} requests per app and client count; server: "
         f"{serving.CONCURRENCY} at a time per event, queue of {serving.MAX_QUEUE}; "
         f"torch threads {torch.get_num_threads()}"
     )
-    print(f"{'app':<10} {'p50 s':>8} {'p95 s':>8} {'max s':>8} {'req/s':>8} {'errors':>7}")
+    head = f"{'app':<10} {'clients':>7} {'p50 s':>8} {'p95 s':>8} {'max s':>8} {'req/s':>8}"
+    print(head + f" {'vs 1':>6} {'errors':>7}")
     for name in APPS if args.app == "all" else [args.app]:
         try:
-            r = bench_app(name, args.checkpoint, args.requests, args.concurrency)
+            rows = bench_app(name, args.checkpoint, args.requests, args.concurrency)
         except UserError as e:
             parser.exit(1, f"app_latency: error: {e}\n")
-        print(
-            f"{name:<10} {r['p50']:>8.3f} {r['p95']:>8.3f} {r['max']:>8.3f} "
-            f"{r['rps']:>8.2f} {r['errors']:>7}",
-            flush=True,
-        )
+        for c, r in zip(args.concurrency, rows, strict=True):
+            print(
+                f"{name:<10} {c:>7} {r['p50']:>8.3f} {r['p95']:>8.3f} {r['max']:>8.3f} "
+                f"{r['rps']:>8.2f} {r['rps'] / rows[0]['rps']:>5.2f}x {r['errors']:>7}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -91,40 +91,52 @@ def _step(step: StepFn, tokens: Tensor, state: State):
     return log_probs.float().log_softmax(-1), state, attn
 
 
+def _max_lens(max_len: int | list[int], batch_size: int) -> list[int]:
+    """One length limit per item: a batch decodes each item as it would decode alone."""
+    lens = [max_len] * batch_size if isinstance(max_len, int) else [int(n) for n in max_len]
+    if len(lens) != batch_size:
+        raise ValueError(f"{len(lens)} max lengths for a batch of {batch_size}")
+    return lens
+
+
 def _left_to_right(
     step: StepFn,
     state: State,
     batch_size: int,
     bos: int,
     eos: int,
-    max_len: int,
+    max_len: int | list[int],
     choose: Callable[[Tensor], Tensor],
 ) -> list[Hypothesis]:
-    """Decode one token per step with ``choose(log_probs) -> tokens``; stop at <eos> or max_len."""
+    """Decode one token per step with ``choose(log_probs) -> tokens``; stop at <eos> or max_len
+    (one limit for all, or one per item)."""
+    lens = _max_lens(max_len, batch_size)
     tokens = torch.full((batch_size,), bos, dtype=torch.long, device=_device_of(state))
-    done = torch.zeros(batch_size, dtype=torch.bool, device=tokens.device)
+    limit = torch.tensor(lens, device=tokens.device)  # (N,)
+    done = limit <= 0
     log_prob = torch.zeros(batch_size, device=tokens.device)
     out, attns = [], []
-    for _ in range(max_len):
+    for t in range(1, max(lens, default=0) + 1):
         log_probs, state, attn = _step(step, tokens, state)  # (N, V)
         tokens = choose(log_probs).to(tokens.device)  # (N,)
         log_prob += log_probs.gather(1, tokens[:, None]).squeeze(1) * (~done)
         out.append(tokens)
         attns.append(attn)
-        done |= tokens == eos
+        done |= (tokens == eos) | (limit <= t)
         if done.all():
             break
-    ids = torch.stack(out, 1).tolist()  # (N, T)
+    ids = torch.stack(out, 1).tolist() if out else [[] for _ in range(batch_size)]  # (N, T)
     hyps = []
     for i, row in enumerate(ids):
+        row = row[: lens[i]]
         n = row.index(eos) if eos in row else len(row)
-        att = torch.stack([a[i] for a in attns[:n]]) if attns[0] is not None and n else None
+        att = torch.stack([a[i] for a in attns[:n]]) if out and attns[0] is not None and n else None
         hyps.append(Hypothesis(row[:n], log_prob[i].item(), log_prob[i].item(), att))
     return hyps
 
 
 def greedy(
-    step: StepFn, state: State, batch_size: int, bos: int, eos: int, max_len: int = 50
+    step: StepFn, state: State, batch_size: int, bos: int, eos: int, max_len: int | list[int] = 50
 ) -> list[Hypothesis]:
     """The most likely next token at every step; one hypothesis per batch item."""
     return _left_to_right(step, state, batch_size, bos, eos, max_len, lambda lp: lp.argmax(-1))
@@ -158,7 +170,7 @@ def beam_search(
     bos: int,
     eos: int,
     beam_size: int = 5,
-    max_len: int = 50,
+    max_len: int | list[int] = 50,
     length_penalty: float = 0.6,
     n_best: int = 1,
 ) -> list[list[Hypothesis]]:
@@ -167,13 +179,15 @@ def beam_search(
     Scores are log P(Y) / lp(|Y|) with the GNMT penalty, |Y| counting the <eos>. Finished
     hypotheses are kept aside; an item stops once its n_best-th finished score cannot be beaten
     by any live beam (log-probs only fall, so the best a beam can reach is its log-prob over the
-    largest penalty ahead), or at max_len, where live beams count as finished. Returns, per item,
-    the n_best hypotheses best first.
+    largest penalty ahead), or at its max_len (one for all, or one per item, so a batch decodes
+    each item as it would alone), where live beams count as finished. Returns, per item, the
+    n_best hypotheses best first.
     """
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
     K, alpha = beam_size, length_penalty
     lp = gnmt_penalty
+    lens = _max_lens(max_len, batch_size)
     device = _device_of(state)
     state = reorder_state(state, torch.arange(batch_size, device=device).repeat_interleave(K))
     alive = list(range(batch_size))  # batch items still decoding, in row-block order
@@ -184,7 +198,7 @@ def beam_search(
     attn_hist: Tensor | None = None  # (A*K, t, S)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
 
-    for t in range(1, max_len + 1):
+    for t in range(1, max(lens, default=0) + 1):
         log_probs, state, attn = _step(step, tokens, state)  # (A*K, V)
         A, V = len(alive), log_probs.size(1)
         cand = (scores.view(-1, 1) + log_probs).view(A, K * V)  # (A, K*V)
@@ -210,21 +224,19 @@ def beam_search(
             attn_hist = row_attn if attn_hist is None else torch.cat([attn_hist[rows], row_attn], 1)
         state = reorder_state(state, rows)
 
-        if t == max_len:  # live beams count as finished
-            for a, item in enumerate(alive):
+        keep = []
+        for a, item in enumerate(alive):
+            if t >= lens[item]:  # at its max length: the live beams count as finished
                 for k in range(K):
                     s = scores[a, k].item()
                     if s > float("-inf"):
                         att = attn_hist[a * K + k] if attn_hist is not None else None
                         hyp = Hypothesis(history[a * K + k].tolist(), s / lp(t, alpha), s, att)
                         finished[item].append(hyp)
-            break
-        best_penalty = max(lp(t + 1, alpha), lp(max_len, alpha))
-        keep = [
-            a
-            for a, item in enumerate(alive)
-            if not _settled(finished[item], scores[a, 0].item() / best_penalty, n_best)
-        ]
+                continue
+            best_penalty = max(lp(t + 1, alpha), lp(lens[item], alpha))
+            if not _settled(finished[item], scores[a, 0].item() / best_penalty, n_best):
+                keep.append(a)
         if not keep:
             break
         if len(keep) < A:  # drop settled items from the batch

@@ -231,7 +231,9 @@ def test_translate_app(page, shots, tmp_path):
         expect(status).to_contain_text("beam search (beam 3)")
         expect(page.get_by_label("Translation", exact=True)).not_to_have_value("")
         expect(page.get_by_role("grid").get_by_role("row")).to_have_count(3)  # header + 2
-        expect(block(page, "Attention (rows").locator("img")).to_be_visible()  # the heatmap
+        heatmap = page.locator("table.seqlab-attn")  # target tokens x source tokens
+        expect(heatmap).to_be_visible()
+        assert heatmap.locator("tr").count() >= 2 and heatmap.locator("td").count() >= 2
         snap(page, shots, "translate-1-example-beam3")
 
         text.fill("the 1st of may 1990")

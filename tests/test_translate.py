@@ -251,3 +251,24 @@ def test_a_packed_model_carries_its_length_penalty(tmp_path, capsys):
     )
     assert main([*argv, "length_penalty"]) == 1
     assert "--meta takes KEY=JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_batch_translates_each_sentence_as_it_would_alone(tmp_path, beam):
+    """Batched serving: sentences of very different lengths decoded together get exactly the
+    answer each gets alone (each has its own output-length limit: a one-epoch model runs into
+    them)."""
+    from app_fixtures import tiny_translator
+
+    tr = tiny_translator(tmp_path)
+    texts = ["may", "the 1st of may 1990", "twelve " * 15, "march 5 1999", "the " * 30 + "end"]
+    alone = [tr.translate(t, beam, 0.6, 1) for t in texts]
+    together = tr.translate_many(texts, beam, 0.6, 1)
+    assert [r["translation"] for r in together] == [r["translation"] for r in alone]
+    for a, b in zip(together, alone, strict=True):
+        assert [t for t, _, _ in a["n_best"]] == [t for t, _, _ in b["n_best"]]
+        # a batch's matmuls round in another order: the same numbers to float precision
+        assert [s for _, s, _ in a["n_best"]] == pytest.approx([s for _, s, _ in b["n_best"]])
+        assert torch.tensor(a["attention"]).shape == torch.tensor(b["attention"]).shape
+        torch.testing.assert_close(torch.tensor(a["attention"]), torch.tensor(b["attention"]))
+    assert len({len(r["target_tokens"]) for r in together}) > 1

@@ -39,6 +39,10 @@ def corpus_bleu(hypotheses: list[str], references: list[str]) -> dict:
     }
 
 
+def max_output_len(source_len: int) -> int:
+    return int(1.5 * source_len + 10)
+
+
 @torch.no_grad()
 def translate_ids(
     model: Seq2Seq,
@@ -50,7 +54,8 @@ def translate_ids(
     batch_size: int = 64,
 ) -> list[list[Hypothesis]]:
     """Decode every source (token ids) in length-sorted batches; results in input order.
-    beam_size 1 is greedy search. The output may be 1.5 x the source + 10 tokens long."""
+    beam_size 1 is greedy search. Each output may be 1.5 x its source + 10 tokens long, so a
+    sentence decodes the same whatever it is batched with."""
     model.eval()
     results: list[list[Hypothesis]] = [[] for _ in sources]
     for idx in bucket_batches([len(s) for s in sources], batch_size):
@@ -60,7 +65,7 @@ def translate_ids(
             src[row, : len(sources[i])] = torch.tensor(sources[i])
         lengths = torch.tensor([len(sources[i]) for i in idx])
         state = model.init_state(src.to(device), lengths)
-        max_len = int(1.5 * S + 10)
+        max_len = [max_output_len(len(sources[i])) for i in idx]
         if beam_size == 1 and n_best == 1:
             hyps = [[h] for h in greedy(model.decode_step, state, B, BOS, EOS, max_len)]
         else:
@@ -113,7 +118,8 @@ class Translator:
         src_tok = tokenizer_from_dict(ckpt["src_tokenizer"])
         return cls(model.to(dev), src_tok, tokenizer_from_dict(ckpt["tgt_tokenizer"]), dev, info)
 
-    def _encode(self, text: str) -> list[int]:
+    def check_text(self, text: str) -> list[int]:
+        """The source's token ids, or UserError in one sentence (empty, too long)."""
         text = (text or "").strip()
         if not text:
             raise UserError("nothing to translate: the source text is empty")
@@ -129,11 +135,26 @@ class Translator:
     ) -> dict:
         """{"translation", "n_best": [(text, score, log_prob)], "source_tokens", "target_tokens",
         "attention": (T, S) list of lists or None, "unknown": source pieces not in the vocab}."""
+        return self.translate_many([text], beam_size, length_penalty, n_best)[0]
+
+    def translate_many(
+        self,
+        texts: list[str],
+        beam_size: int = 5,
+        length_penalty: float | None = None,
+        n_best: int = 1,
+    ) -> list[dict]:
+        """``translate`` for several texts decoded together (batched serving): each result is
+        the one the text gets alone. A bad text raises UserError; check them first with
+        ``check_text`` to answer each on its own."""
         if not 1 <= n_best <= beam_size:
             raise UserError(f"n-best must be between 1 and the beam size ({beam_size})")
-        ids = self._encode(text)
+        ids = [self.check_text(t) for t in texts]
         alpha = self.length_penalty if length_penalty is None else length_penalty
-        (hyps,) = translate_ids(self.model, [ids], self.device, beam_size, alpha, n_best)
+        hyps = translate_ids(self.model, ids, self.device, beam_size, alpha, n_best)
+        return [self._result(t, i, h) for t, i, h in zip(texts, ids, hyps, strict=True)]
+
+    def _result(self, text: str, ids: list[int], hyps: list[Hypothesis]) -> dict:
         best = hyps[0]
         pieces = self.src_tok.id_to_piece(ids)
         surface = self.src_tok.pieces(text.strip())  # the text's own pieces: "ß", not "<unk>"
@@ -143,7 +164,8 @@ class Translator:
             "n_best": [(self.tgt_tok.decode(h.tokens), h.score, h.log_prob) for h in hyps],
             "source_tokens": pieces,
             "target_tokens": self.tgt_tok.id_to_piece(best.tokens),
-            "attention": None if best.attention is None else best.attention.tolist(),
+            # (T, S): a batch pads the sources, the padded columns are not this sentence's
+            "attention": None if best.attention is None else best.attention[:, : len(ids)].tolist(),
             "unknown": [
                 p.replace("\u2581", "") for p, i in zip(surface, ids, strict=True) if i == UNK
             ],
