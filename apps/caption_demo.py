@@ -27,7 +27,7 @@ from seqlab.caption.train import scenes_demo_predictor
 from seqlab.commands import checkpoint_arg
 from seqlab.data.photos import licensed_photos
 from seqlab.errors import UserError
-from seqlab.serving import add_server_args, launch
+from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM = 8  # beam size and n-best; checked in caption() since preprocess=False skips the sliders
 CSS = """
@@ -285,10 +285,12 @@ def main(argv: list[str] | None = None) -> None:
         help="where the --toy scenes model is trained and kept",
     )
     add_server_args(parser)
+    add_int8_arg(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         predictor, examples, notice = load_predictor(args.checkpoint, args.cache_dir, args.toy)
+        use_int8(predictor, args.int8)  # the decoder; the CNN encoder stays fp32
     except UserError as e:
         raise SystemExit(f"caption_demo: error: {e}") from None
     demo = build_demo(predictor, examples, notice)

@@ -22,7 +22,7 @@ import gradio as gr
 from seqlab import pretrained
 from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
-from seqlab.serving import add_server_args, launch
+from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM, MAX_ALPHA = 10, 2.0  # the sliders' ranges
 MAX_BATCH = 16  # requests decoded together (bench/app_latency.py measures what it buys)
@@ -225,11 +225,13 @@ def main(argv: list[str] | None = None) -> None:
         "--train-minutes", type=float, default=2.0, help="training budget of the --toy model"
     )
     parser.add_argument("--cache-dir", type=Path, default=CACHE, help="where that model is kept")
+    add_int8_arg(parser)
     args = parser.parse_args(argv)
     try:
         tr, about, examples = load_translator(
             args.checkpoint, args.train_minutes, args.cache_dir, args.toy
         )
+        use_int8(tr, args.int8)
     except UserError as e:
         parser.exit(1, f"translate_demo: error: {e}\n")
     launch(build_demo(tr, about, examples), args.host, args.port)

@@ -41,3 +41,25 @@ def launch(demo, host: str = HOST, port: int | None = PORT, **kwargs):
     return demo.launch(
         server_name=host, server_port=port, max_file_size=MAX_UPLOAD_MB * 1024 * 1024, **kwargs
     )
+
+
+def add_int8_arg(parser: argparse.ArgumentParser) -> None:
+    """--int8: serve an int8 copy of the model (off by default: bench/quantize.py measures it)."""
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="int8 dynamic quantization of the model's linear and recurrent layers, for CPU "
+        "inference (seqlab.quantize; speed and quality: bench/quantize.py)",
+    )
+
+
+def use_int8(predictor, on: bool):
+    """The predictor, its model swapped for an int8 copy when ``on`` (CPU only)."""
+    if on:
+        from seqlab import quantize
+        from seqlab.errors import UserError
+
+        if predictor.device.type != "cpu":
+            raise UserError(f"--int8 is for CPU inference; this model runs on {predictor.device}")
+        predictor.model = quantize.int8(predictor.model)
+    return predictor

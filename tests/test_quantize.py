@@ -89,3 +89,18 @@ def test_int8_copy_quantizes_the_weights_and_stays_close():
         got = q(src, lengths, tgt).log_softmax(-1)
     assert (got - want).abs().max() < 0.1  # int8 rounding, not a different model
     assert (got.argmax(-1) == want.argmax(-1)).float().mean() > 0.9
+
+
+def test_int8_serving_flag_swaps_the_model_and_refuses_other_devices():
+    from types import SimpleNamespace
+
+    from seqlab.errors import UserError
+    from seqlab.serving import use_int8
+
+    pred = SimpleNamespace(model=_seq2seq(), device=torch.device("cpu"))
+    fp32 = pred.model
+    assert use_int8(pred, False).model is fp32
+    assert use_int8(pred, True).model is not fp32
+    assert any("quantized" in type(m).__module__ for m in pred.model.modules())
+    with pytest.raises(UserError, match="for CPU inference"):
+        use_int8(SimpleNamespace(model=fp32, device=torch.device("meta")), True)
