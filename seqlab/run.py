@@ -29,7 +29,7 @@ import torch
 
 from seqlab import distributed
 from seqlab.config import RunConfig
-from seqlab.training import check_compile, resolve_precision, seed_everything
+from seqlab.training import check_compile, progress, resolve_precision, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,13 @@ class Budget:
         if self.total_steps and self.step:
             left.append((self.total_steps - self.step) * self.elapsed / self.step / 60)
         return max(min(left), 0.0)
+
+
+def progress_bar(budget: Budget, info: distributed.DistInfo, desc: str):
+    """The run's progress: a tqdm bar on a terminal, a log line every 30 s elsewhere; rank 0."""
+    total = budget.total_steps or None
+    return progress(total=total, initial=budget.step, desc=desc, unit="step",
+                    disable=not info.is_main or None)  # fmt: skip
 
 
 def finish(bar, runlog, info: distributed.DistInfo, budget: Budget, out, precision: str, **task):

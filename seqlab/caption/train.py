@@ -48,7 +48,6 @@ from seqlab.training import (
     clip_and_step,
     make_grad_scaler,
     make_optimizer,
-    progress,
     was_clipped,
 )
 
@@ -211,13 +210,7 @@ def train(
         checkpoint("ckpt_last.pt", scores, state)
         return scores
 
-    bar = progress(
-        total=budget.total_steps or None,
-        initial=step,
-        desc="caption",
-        unit="step",
-        disable=not info.is_main or None,
-    )
+    bar = run.progress_bar(budget, info, "caption")
     stop, words_seen = budget.stop_reason() or best.stop_reason(), 0
     if resume is not None:
         set_rng_states(resume["resume"]["rng"], info)  # last: nothing may draw after it

@@ -34,7 +34,6 @@ from seqlab.training import (
     make_grad_scaler,
     make_optimizer,
     map_state,
-    progress,
     was_clipped,
 )
 
@@ -145,13 +144,7 @@ def train(
         )
 
     total = budget.total_steps
-    bar = progress(
-        total=total or None,
-        initial=step,
-        desc="charlm",
-        unit="step",
-        disable=not info.is_main or None,
-    )
+    bar = run.progress_bar(budget, info, "charlm")
     val_loss, tokens, stop = math.nan, 0, budget.stop_reason() or best.stop_reason()
     model.train()
     while not stop:

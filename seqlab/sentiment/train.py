@@ -57,7 +57,6 @@ from seqlab.training import (
     count_parameters,
     make_grad_scaler,
     make_optimizer,
-    progress,
     was_clipped,
 )
 
@@ -238,13 +237,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
             result = classification_metrics(pred, dev_y, len(names))
         return distributed.from_main(result, info)
 
-    bar = progress(
-        total=budget.total_steps or None,
-        initial=step,
-        desc="sentiment",
-        unit="step",
-        disable=not info.is_main or None,
-    )
+    bar = run.progress_bar(budget, info, "sentiment")
     stop, tokens = budget.stop_reason() or best.stop_reason(), 0
     if resume is not None:
         set_rng_states(resume["resume"]["rng"], info)  # last: nothing may draw after it

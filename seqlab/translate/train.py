@@ -39,7 +39,6 @@ from seqlab.training import (
     count_parameters,
     make_grad_scaler,
     make_optimizer,
-    progress,
     was_clipped,
 )
 from seqlab.translate.config import TASK, TranslateTrainConfig
@@ -167,13 +166,7 @@ def train(
     if resume is not None and "rng" in resume:
         set_rng_states(resume["rng"], info)  # last: nothing may draw after it
     scores, tokens, stop = {}, 0, budget.stop_reason() or best.stop_reason()
-    bar = progress(
-        total=budget.total_steps or None,
-        initial=step,
-        desc="translate",
-        unit="step",
-        disable=not info.is_main or None,
-    )
+    bar = run.progress_bar(budget, info, "translate")
     model.train()
     while not stop:
         if resume is not None:  # replay this epoch's batch order and skip the batches done
