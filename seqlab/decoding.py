@@ -199,6 +199,7 @@ def beam_search(
     finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
 
     for t in range(1, max(lens, default=0) + 1):
+        before = state
         log_probs, state, attn = _step(step, tokens, state)  # (A*K, V)
         A, V = len(alive), log_probs.size(1)
         cand = (scores.view(-1, 1) + log_probs).view(A, K * V)  # (A, K*V)
@@ -222,7 +223,7 @@ def beam_search(
         if attn is not None:
             row_attn = attn[rows].float()[:, None]  # (A*K, 1, S)
             attn_hist = row_attn if attn_hist is None else torch.cat([attn_hist[rows], row_attn], 1)
-        state = reorder_state(state, rows)
+        state = _reorder_changed(state, before, rows)
 
         keep = []
         for a, item in enumerate(alive):
@@ -248,6 +249,16 @@ def beam_search(
             state = reorder_state(state, sel)
 
     return [sorted(f, key=lambda h: -h.score)[:n_best] for f in finished]
+
+
+def _reorder_changed(state: State, before: State, rows: Tensor) -> State:
+    """Reorder the beams' state after a step. ``rows`` only permutes beams within each item's
+    block of K rows, and an entry the step handed back unchanged (the encoder memory, its keys
+    and mask, the image features) is the same in all K rows of a block: it is kept as it is
+    instead of being copied every step."""
+    if isinstance(state, dict) and isinstance(before, dict):
+        return {k: v if before.get(k) is v else reorder_state(v, rows) for k, v in state.items()}
+    return reorder_state(state, rows)
 
 
 def _settled(finished: list[Hypothesis], bound: float, n_best: int) -> bool:

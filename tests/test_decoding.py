@@ -175,3 +175,41 @@ def test_filter_logits_and_sample_next():
     assert torch.isinf(filter_logits(logits, top_k=2)).tolist() == [[True, True, False, False]]
     assert sample_next(logits, temperature=0).item() == 3
     assert sample_next(logits, top_k=1).item() == 3
+
+
+def test_beam_search_keeps_unchanged_state_entries_without_changing_any_result():
+    """The encoder memory a step hands back unchanged is not reordered every step (it is equal
+    within each item's beams): the n-best equals the search that copies every entry."""
+    from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(src_vocab_size=20, tgt_vocab_size=12, embedding_size=8,
+                                  hidden_size=16)).eval()  # fmt: skip
+    src = torch.randint(4, 20, (5, 6))
+    lengths = torch.tensor([6, 3, 5, 1, 4])
+
+    def copying_step(tokens, state):  # every entry new: the search must reorder them all
+        lp, new, attn = model.decode_step(tokens, state)
+        return lp, {k: v.clone() for k, v in new.items()}, attn
+
+    with torch.no_grad():
+        results = [
+            beam_search(
+                fn,
+                model.init_state(src, lengths),
+                5,
+                BOS,
+                EOS,
+                beam_size=4,
+                max_len=[7, 9, 11, 5, 8],
+                n_best=3,
+            )  # fmt: skip
+            for fn in (model.decode_step, copying_step)
+        ]
+    for fast, full in zip(*results, strict=True):
+        assert [h.tokens for h in fast] == [h.tokens for h in full]
+        assert [h.score for h in fast] == [h.score for h in full]
+        for a, b in zip(fast, full, strict=True):
+            assert (a.attention is None and b.attention is None) or torch.equal(
+                a.attention, b.attention
+            )
