@@ -176,3 +176,30 @@ def test_the_clock_goes_on_across_resume(task, data, tmp_path, capsys):
     vals = [r for r in read_metrics(out / "metrics.jsonl") if "elapsed_s" in r]
     assert [r["step"] for r in vals] == [2, 4]
     assert vals[0]["elapsed_s"] < 60 and 1000 < vals[1]["elapsed_s"] < 1060
+
+
+def test_tensorboard_without_the_package_is_one_line(data, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    argv = [*data["charlm"], *COMMON, "--max-steps", "2", "--tensorboard"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "uv sync --extra tensorboard" in err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--max-minutes", "-1"], "--max-minutes must be >= 0"),
+        (["--log-every", "0"], "--log-every must be >= 1"),
+        (["--eval-every", "-2"], "--eval-every/--patience must be >= 0"),
+        (["--threads", "-1"], "--threads must be >= 0"),
+    ],
+)
+def test_bad_run_flags_are_one_line_for_every_trainer(flags, message, data, tmp_path, capsys):
+    for task in TASKS:
+        assert main([*data[task], *flags, "--out", str(tmp_path / task)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and message in err, (task, err)
+        assert not (tmp_path / task).exists()  # refused before anything is written
