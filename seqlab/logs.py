@@ -18,7 +18,8 @@ from seqlab.errors import UserError
 from seqlab.training import open_run
 
 
-def tensorboard_writer(folder: Path):
+def require_tensorboard():
+    """torch's SummaryWriter, or one sentence on how to install what it needs."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:  # torch's module imports the tensorboard package
@@ -26,7 +27,11 @@ def tensorboard_writer(folder: Path):
             "--tensorboard needs the tensorboard package: uv sync --extra tensorboard "
             "(or pip install tensorboard)"
         ) from e
-    return SummaryWriter(log_dir=str(folder))
+    return SummaryWriter
+
+
+def tensorboard_writer(folder: Path):
+    return require_tensorboard()(log_dir=str(folder))
 
 
 class RunLog:

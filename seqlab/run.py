@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 def start(cfg: RunConfig) -> tuple[distributed.DistInfo, torch.device, str, torch.Generator]:
     """Set up the process for a run: (distributed info, device, precision, shuffling generator).
     Refuses an unusable --device/--precision/--compile before anything is written."""
+    if cfg.tensorboard:
+        from seqlab.logs import require_tensorboard
+
+        require_tensorboard()
     info, device = distributed.setup(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     check_compile(cfg.compile, device)

@@ -186,6 +186,7 @@ def test_tensorboard_without_the_package_is_one_line(data, tmp_path, capsys, mon
     assert main([*argv, "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "uv sync --extra tensorboard" in err
+    assert not (tmp_path / "run").exists()  # refused before the run directory is made
 
 
 @pytest.mark.parametrize(
