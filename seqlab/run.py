@@ -109,15 +109,6 @@ class Budget:
         """Seconds since this process started the run (or resumed it)."""
         return time.perf_counter() - self._session
 
-    def eta_minutes(self) -> float:
-        """Minutes left on the budget at the current rate (inf when unbounded)."""
-        left = [math.inf]
-        if self.max_s:
-            left.append((self.max_s - self.elapsed) / 60)
-        if self.total_steps and self.step:
-            left.append((self.total_steps - self.step) * self.elapsed / self.step / 60)
-        return max(min(left), 0.0)
-
 
 def progress_bar(budget: Budget, info: distributed.DistInfo, desc: str):
     """The run's progress: a tqdm bar on a terminal, a log line every 30 s elsewhere; rank 0."""
