@@ -80,6 +80,7 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
         val_images=1000,
         cache_dir=args.cache_dir,
         threads=args.threads,
+        seed=1234,  # the recipe's seed (the trainers' default was 1234 before RunConfig)
     )
     mcfg = CaptionerConfig(attention=attention)
     summary = train(

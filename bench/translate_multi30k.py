@@ -87,6 +87,7 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
         max_minutes=budget,
         patience=3,
         device="cpu",
+        seed=1234,  # the recipe's seed (the trainers' default was 1234 before RunConfig)
         precision=args.precision,
         threads=args.threads,
     )
