@@ -228,8 +228,9 @@ def train(
             # its share of the batch's target words (cross-entropy) and images (penalty).
             block, n = distributed.shard_indices(batch, info)
             words = lambda ks: sum(len(pairs[k][1]) - 1 for k in ks)  # noqa: E731
+            batch_words = words(batch)
             shares = (
-                distributed.share(words(block[:n]), words(batch), info),
+                distributed.share(words(block[:n]), batch_words, info),
                 distributed.share(n, len(batch), info),
             )
             tokens = pad_captions([pairs[k][1] for k in block]).to(device)  # (B, T+1)
@@ -243,10 +244,10 @@ def train(
             budget.tick(step)
             guard.update(stepped, step, fp16=scaler is not None)
             loss_value, ce_value = (distributed.mean(v.item(), info) for v in (loss, ce))
-            words_seen += words(batch)
+            words_seen += batch_words
             runlog.train(
                 step, loss=loss_value, grad_norm=norm, lr=optimizer.param_groups[0]["lr"],
-                clipped=was_clipped(norm, ocfg), tokens=words(batch), ce=ce_value,
+                clipped=was_clipped(norm, ocfg), tokens=batch_words, ce=ce_value,
             )  # fmt: skip
             bar.update(1)
             bar.set_postfix(ce=f"{ce_value:.3f}", norm=f"{norm:.2f}", epoch=epoch)

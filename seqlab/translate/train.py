@@ -188,7 +188,8 @@ def train(
                     ignore_index=PAD,
                     label_smoothing=cfg.label_smoothing,
                 )
-            loss = loss * distributed.share(target_tokens(block[:n]), target_tokens(idx), info)
+            n_tokens = target_tokens(idx)
+            loss = loss * distributed.share(target_tokens(block[:n]), n_tokens, info)
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
             norm, stepped = clip_and_step(list(model.parameters()), optimizer, ocfg, scaler)
@@ -197,7 +198,6 @@ def train(
             guard.update(stepped, step, fp16=scaler is not None)
             loss_value = distributed.mean(loss.item(), info)  # the global batch's loss
             lr = optimizer.param_groups[0]["lr"]
-            n_tokens = target_tokens(idx)
             tokens += n_tokens
             runlog.train(
                 step, loss=loss_value, grad_norm=norm, lr=lr, clipped=was_clipped(norm, ocfg),
