@@ -47,6 +47,10 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
         note = "" if "c" in v.kinds else "This model has no cell state c (only the LSTM has one)."
         return gr.update(choices=choices, value=choices[0] if choices else None), note
 
+    def units_after_sample(text, said):
+        # a failed sample left its message in the status: keep it rather than clear it
+        return (gr.skip(), gr.skip()) if said else units(text)
+
     def colour(text, picked, kind, layer, unit):
         try:
             if picked:  # "feature: layer L s[U] r=..."
@@ -114,8 +118,10 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
             find = gr.Button("Find units on across the span")
             gr.Markdown("Where they are all on together (red):")
             matches = gr.HTML()
-        go.click(sample, [prime, temperature, top_k, length, seed], [text, status],
-                 api_name="sample").then(units, [text], [picked, status])  # fmt: skip
+        sampled = go.click(
+            sample, [prime, temperature, top_k, length, seed], [text, status], api_name="sample"
+        )
+        sampled.then(units_after_sample, [text, status], [picked, status])
         text.blur(units, [text], [picked, status])
         paint.click(
             colour, [text, picked, kind, layer, unit], [coloured, status], api_name="colour"
