@@ -48,6 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--beam", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ema", type=float, default=0.0, help="weight average decay (0: off)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--cache-dir", default="data/cache/features")
     p.add_argument("--out", default="runs/bench-caption")
@@ -80,6 +81,7 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
         val_images=1000,
         cache_dir=args.cache_dir,
         threads=args.threads,
+        ema=args.ema,
         seed=1234,  # the recipe's seed (the trainers' default was 1234 before RunConfig)
     )
     mcfg = CaptionerConfig(attention=attention)

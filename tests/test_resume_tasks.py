@@ -125,6 +125,21 @@ def test_caption_resume_reproduces_the_uninterrupted_run(caption_full, tmp_path,
     _same_weights(caption_full, out)
 
 
+def test_caption_resume_with_a_weight_average(tmp_path):
+    args = [*CAPTION, "--ema", "0.9"]
+    full, out = tmp_path / "full", tmp_path / "run"
+    assert main([*args, "--max-steps", "10", "--out", str(full)]) == 0
+    assert main([*args, "--max-steps", "6", "--out", str(out)]) == 0
+    assert main(["caption", "train", "--out", str(out), "--resume", "--max-steps", "10"]) == 0
+    resumed = [r for r in _metrics(out / "metrics.jsonl") if not ("epoch" in r and r["step"] == 6)]
+    assert resumed == _metrics(full / "metrics.jsonl")
+    _same_weights(full, out)
+    last = torch.load(out / "ckpt_last.pt", weights_only=True)
+    trained = last["resume"]["train_model"]
+    # the saved model, the one validation scored, is the average, not the last step's weights
+    assert not torch.equal(last["model"]["head.weight"], trained["head.weight"])
+
+
 def test_resume_errors_are_one_line(sentiment_args, sentiment_full, caption_full, tmp_path, capsys):
     capsys.readouterr()
     assert main([*sentiment_args, "--out", str(tmp_path / "none"), "--resume"]) == 1

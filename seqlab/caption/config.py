@@ -27,6 +27,13 @@ class CaptionTrainConfig(RunConfig):
         default=1.0,
         metadata={"help": "doubly stochastic attention regularisation weight (Xu et al. 2015)"},
     )
+    ema: float = field(
+        default=0.0,
+        metadata={
+            "help": "validate and save an exponential moving average of the weights with this "
+            "decay, e.g. 0.999 (Polyak averaging; 0: off)"
+        },
+    )
     val_images: int = field(
         default=500,
         metadata={"help": "validation images scored with greedy BLEU-4 each epoch (0: all)"},
@@ -44,4 +51,5 @@ class CaptionTrainConfig(RunConfig):
         check(self.batch_size >= 1, "--batch-size must be >= 1")
         check(self.min_count >= 1 and self.max_len >= 1, "--min-count/--max-len must be >= 1")
         check(self.alpha_c >= 0, f"--alpha-c must be >= 0, got {self.alpha_c}")
+        check(0 <= self.ema < 1, f"--ema must be in [0, 1), got {self.ema}")
         self.out = self.run_dir(TASK)

@@ -44,6 +44,7 @@ from seqlab.resume import (
 )
 from seqlab.training import (
     NonFiniteGuard,
+    WeightAverage,
     autocast,
     clip_and_step,
     make_grad_scaler,
@@ -125,6 +126,7 @@ def train(
     pairs = [
         (i, encode_caption(vocab, c, cfg.max_len)) for i, cs in enumerate(train_caps) for c in cs
     ]
+    avg = WeightAverage(model, cfg.ema) if cfg.ema else None  # what validation scores
     fwd = distributed.training_module(model, info, device, cfg.compile)  # `model` is saved
     if ecfg.trainable:  # the encoder trains too: DDP averages its gradients as well
         train_src.encoder = distributed.wrap(encoder, info, device)
@@ -139,6 +141,10 @@ def train(
         state, epoch, done = restore(resume, model, optimizer, rng, scaler=scaler)
         step, scores = resume["step"], resume["metrics"]
         best.load_state_dict({"score": state["best"], "bad_evals": state.get("bad_evals", 0)})
+        if avg is not None:  # "model" holds the average; the trained weights are kept apart
+            avg.model.load_state_dict(resume["model"])
+            model.load_state_dict(state["train_model"])
+            avg.updates = state["ema_updates"]
     budget = run.Budget(cfg, steps_per_epoch, info, state.get("elapsed_s", 0.0), step)
     # rank 0 alone writes config, metrics and checkpoints
     runlog = RunLog(
@@ -165,7 +171,7 @@ def train(
             {
                 "task": TASK,
                 "model_config": dataclasses.asdict(mcfg),
-                "model": model.state_dict(),
+                "model": (avg.model if avg else model).state_dict(),
                 "encoder_config": dataclasses.asdict(ecfg),
                 "encoder": encoder.state_dict() if ecfg.trainable else None,
                 "vocab": vocab.itos,
@@ -187,7 +193,12 @@ def train(
             encoder.eval()  # a trainable encoder's BatchNorm must not learn from val images
             with autocast(precision, device):
                 scores = evaluate_bleu(
-                    model, val_src, val_caps, vocab, limit=cfg.val_images, max_len=cfg.max_len
+                    avg.model if avg else model,
+                    val_src,
+                    val_caps,
+                    vocab,
+                    limit=cfg.val_images,
+                    max_len=cfg.max_len,
                 )
         scores = distributed.from_main(scores, info)
         model.train()
@@ -204,6 +215,8 @@ def train(
             "bad_evals": best.bad_evals,
             "elapsed_s": budget.elapsed,
             "scaler": scaler.state_dict() if scaler else None,
+            "train_model": model.state_dict() if avg else None,
+            "ema_updates": avg.updates if avg else 0,
         }
         if improved:
             checkpoint("ckpt_best.pt", scores, state)
@@ -240,6 +253,8 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             (scaler.scale(loss) if scaler else loss).backward()
             norm, stepped = clip_and_step(params, optimizer, ocfg, scaler)
+            if avg is not None and stepped:
+                avg.update(model)
             step += 1
             budget.tick(step)
             guard.update(stepped, step, fp16=scaler is not None)
