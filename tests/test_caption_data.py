@@ -207,3 +207,28 @@ def test_feature_cache_resumes_and_serves_subsets(tmp_path):
     sub = cached_features(enc, train.images[2:], tmp_path / "cache", num_workers=0)
     assert np.array_equal(sub[np.array([1, 0])], np.asarray(feats)[[3, 2]])
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 1  # the subset reused the cache
+
+
+def test_bf16_features_are_cached_apart_and_fp32_keys_stay(tmp_path):
+    import torch
+
+    from seqlab.data.features import cache_key
+    from seqlab.models.encoders import EncoderConfig, ImageEncoder
+
+    make_flickr8k(tmp_path / "f8k")
+    train = load_caption_set("flickr8k", tmp_path / "f8k", "train")
+    cfg = EncoderConfig(name="scratch", image_size=32, channels=16, grid_size=2)
+    enc = ImageEncoder(cfg)
+    # the fp32 name is the one caches had before bf16 existed: sha256 of config and paths
+    assert cache_key(cfg, train.images) == cache_key(cfg, train.images, "fp32")
+    assert "-bf16-" in cache_key(cfg, train.images, "bf16")
+    fp32 = cached_features(enc, train.images, tmp_path / "cache", num_workers=0)
+    bf16 = cached_features(enc, train.images, tmp_path / "cache", num_workers=0, precision="bf16")
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 2  # no reuse across precisions
+    a, b = torch.from_numpy(np.asarray(fp32)).float(), torch.from_numpy(np.asarray(bf16)).float()
+    assert not torch.equal(a, b) and (a - b).norm() / a.norm() < 0.05
+    # a subset in bf16 is served from the bf16 cache, not the fp32 one
+    sub = cached_features(enc, train.images[1:], tmp_path / "cache", precision="bf16")
+    assert np.array_equal(np.asarray(sub), np.asarray(bf16)[1:])
+    with pytest.raises(UserError, match="feature precision"):
+        cached_features(enc, train.images, tmp_path / "cache", precision="fp16")

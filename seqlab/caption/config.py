@@ -40,7 +40,17 @@ class CaptionTrainConfig(RunConfig):
     )
     scenes: int = field(default=6000, metadata={"help": "synthetic scenes to train on (scenes)"})
     cache_dir: str = field(default="data/cache/features", metadata={"help": "feature cache"})
-    num_workers: int = field(default=0, metadata={"help": "data loader worker processes"})
+    feature_precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "precision the frozen encoder extracts features in (bf16: 2.5x faster on "
+            "CPUs with AVX512-BF16 or AMX, features within about 4 percent; cached apart)",
+            "choices": ["fp32", "bf16"],
+        },
+    )
+    num_workers: int = field(
+        default=1, metadata={"help": "data loader processes that decode images"}
+    )
 
     def __post_init__(self):
         super().__post_init__()

@@ -37,6 +37,7 @@ class FeatureSource:
         device: torch.device,
         train: bool = False,
         num_workers: int = 0,
+        precision: str = "fp32",
     ):
         self.encoder, self.images, self.device = encoder, images, device
         self.transform = image_transform(encoder.cfg.image_size, train=train)
@@ -45,8 +46,9 @@ class FeatureSource:
             return
         if isinstance(images[0], str | Path):
             self.cached = cached_features(
-                encoder, images, cache_dir, device=device, num_workers=num_workers
-            )
+                encoder, images, cache_dir, device=device, num_workers=num_workers,
+                precision=precision,
+            )  # fmt: skip
         else:  # images in memory (synthetic scenes): encode them once, no disk cache
             with torch.no_grad():
                 self.cached = (

@@ -27,7 +27,7 @@ from seqlab.decoding import beam_search, greedy
 from seqlab.errors import UserError
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
-from seqlab.training import count_parameters, resolve_device
+from seqlab.training import autocast, count_parameters, resolve_device
 
 if TYPE_CHECKING:
     from seqlab.caption.data import FeatureSource
@@ -115,7 +115,7 @@ class CaptionPredictor:
         info: dict,
         device: torch.device,
     ):
-        self.encoder, self.model = encoder.eval(), model.eval()
+        self.encoder, self.model = encoder.folded(), model.eval()  # BatchNorm folded in
         self.vocab, self.info, self.device = vocab, info, device
         self.transform = image_transform(encoder.cfg.image_size)
 
@@ -143,6 +143,7 @@ class CaptionPredictor:
             "epoch": ckpt.get("epoch"),
             "val": ckpt.get("metrics", {}),
             "max_len": ckpt.get("max_len", 30),
+            "feature_precision": tcfg.get("feature_precision", "fp32"),  # what it trained on
             "path": str(path),
             "parameters": count_parameters(model)
             + (count_parameters(encoder) if ecfg.trainable else 0),
@@ -164,7 +165,9 @@ class CaptionPredictor:
         if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1):
             raise UserError(f"need beam >= 1 and 1 <= n-best <= beam, got {beam_size}/{n_best}")
         x = torch.stack([self.transform(load_image(s)) for s in sources]).to(self.device)
-        feats = self.encoder(x)  # (B, S, D)
+        with autocast(self.info.get("feature_precision", "fp32"), self.device):
+            feats = self.encoder(x.contiguous(memory_format=torch.channels_last)).float()
+        # feats: (B, S, D)
         hyps = decode(self.model, feats, beam_size, n_best, max_len or self.info["max_len"])
         h, w = self.encoder.grid
         out = []
@@ -223,14 +226,17 @@ def evaluate_checkpoint(
     limit: int = 0,
     cache_dir: str | Path = "data/cache/features",
     device: str = "auto",
+    feature_precision: str | None = None,
 ) -> dict:
-    """BLEU-1..4 of a checkpoint on a dataset split (features cached for frozen encoders)."""
+    """BLEU-1..4 of a checkpoint on a dataset split (features cached for frozen encoders, in
+    ``feature_precision``: by default the one the checkpoint trained on)."""
     from seqlab.caption.data import FeatureSource
     from seqlab.data.captions import load_caption_set
 
     pred = CaptionPredictor.from_checkpoint(checkpoint, device)
     data = load_caption_set(dataset or pred.info["dataset"], root, split)
-    source = FeatureSource(pred.encoder, data.images, cache_dir, pred.device)
+    precision = feature_precision or pred.info["feature_precision"]
+    source = FeatureSource(pred.encoder, data.images, cache_dir, pred.device, precision=precision)
     scores = evaluate_bleu(
         pred.model,
         source,
@@ -240,7 +246,8 @@ def evaluate_checkpoint(
         limit=limit,
         max_len=pred.info["max_len"],
     )
-    return {"split": split, "beam": beam_size, "images": limit or len(data), **scores}
+    images = limit or len(data)
+    return {"split": split, "beam": beam_size, "images": images, "features": precision, **scores}
 
 
 def scene_examples(folder: str | Path, n: int = 6, seed: int = 7) -> list[str]:

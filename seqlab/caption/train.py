@@ -121,8 +121,9 @@ def train(
         if ecfg.trainable:
             encoder.load_state_dict(resume["encoder"])
     model = Captioner(mcfg).to(device)
-    train_src = FeatureSource(encoder, train_images, cfg.cache_dir, device, True, cfg.num_workers)
-    val_src = FeatureSource(encoder, val_images, cfg.cache_dir, device, False, cfg.num_workers)
+    extract = {"num_workers": cfg.num_workers, "precision": cfg.feature_precision}
+    train_src = FeatureSource(encoder, train_images, cfg.cache_dir, device, True, **extract)
+    val_src = FeatureSource(encoder, val_images, cfg.cache_dir, device, False, **extract)
     pairs = [
         (i, encode_caption(vocab, c, cfg.max_len)) for i, cs in enumerate(train_caps) for c in cs
     ]

@@ -74,6 +74,11 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
     e.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
     e.add_argument("--limit", type=int, default=0, help="score only the first N images")
     e.add_argument("--cache-dir", default="data/cache/features", help="feature cache")
+    e.add_argument(
+        "--feature-precision",
+        choices=["fp32", "bf16"],
+        help="precision of the encoder's features (default: the one the model trained on)",
+    )
     e.add_argument("--device", default="auto")
 
     p = argparse.ArgumentParser(prog="seqlab caption", description="caption images")
@@ -127,6 +132,7 @@ def _evaluate(args) -> int:
         limit=args.limit,
         cache_dir=args.cache_dir,
         device=args.device,
+        feature_precision=args.feature_precision,
     )
     print(json.dumps(scores))
     return 0
