@@ -177,3 +177,19 @@ def test_resume_under_torchrun_keeps_every_process_generators(sentiment_args, tm
         assert _metrics(cut / "metrics.jsonl") == _metrics(full / "metrics.jsonl"), name
         assert len(torch.load(cut / "ckpt_last.pt", weights_only=True)["resume"]["rng"]) == 2
         _same_weights(full, cut)
+
+
+def test_caption_feature_precision_travels_with_the_model(tmp_path):
+    from seqlab.caption.predict import CaptionPredictor, scene_examples
+
+    out = tmp_path / "run"
+    assert (
+        main([*CAPTION, "--feature-precision", "bf16", "--max-steps", "2", "--out", str(out)]) == 0
+    )
+    pred = CaptionPredictor.from_checkpoint(out, "cpu")
+    assert pred.info["feature_precision"] == "bf16"  # the predictor encodes as training did
+    [caps] = pred.caption_batch(scene_examples(tmp_path / "scenes", n=1), beam_size=2)
+    assert caps and isinstance(caps[0].text, str)
+    plain = tmp_path / "plain"
+    assert main([*CAPTION, "--max-steps", "2", "--out", str(plain)]) == 0
+    assert CaptionPredictor.from_checkpoint(plain, "cpu").info["feature_precision"] == "fp32"

@@ -14,6 +14,7 @@ from seqlab.data.captions import image_transform, load_caption_set, load_image
 from seqlab.data.features import cached_features
 from seqlab.data.scenes import make_scenes
 from seqlab.models.encoders import ImageEncoder
+from seqlab.training import autocast
 
 
 def load_split(cfg: CaptionTrainConfig, split: str) -> tuple[list, list[list[str]]]:
@@ -50,7 +51,7 @@ class FeatureSource:
                 precision=precision,
             )  # fmt: skip
         else:  # images in memory (synthetic scenes): encode them once, no disk cache
-            with torch.no_grad():
+            with torch.no_grad(), autocast(precision, torch.device(device)):
                 self.cached = (
                     torch.cat(
                         [
@@ -58,6 +59,7 @@ class FeatureSource:
                             for s in range(0, len(images), 64)
                         ]
                     )
+                    .float()
                     .half()
                     .numpy()
                 )
