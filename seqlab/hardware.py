@@ -1,8 +1,9 @@
 """What this machine can do, probed once per process: CPU model and ISA, bf16 kernels, compilers.
 
-seqlab meets AMX Xeons, AVX-512 Xeons without AMX and AVX2-only EPYCs (and sometimes a GPU). Nothing
-here assumes one of them: the CPU's flags are read from /proc/cpuinfo, and what oneDNN's fused
-recurrent kernels accept under bf16 autocast is found out by running them on a tiny input.
+seqlab meets AMX Xeons, AVX-512 Xeons without AMX, Zen 4 EPYCs with AVX512-BF16 and AVX2-only
+EPYCs (and sometimes a GPU). Nothing here assumes one of them: the CPU's flags are read from
+/proc/cpuinfo, what oneDNN's fused recurrent kernels accept under bf16 autocast is found out by
+running them on a tiny input, and whether bf16 is fast without AMX by timing a matmul.
 
     >>> from seqlab import hardware
     >>> print(hardware.describe_cpu())        # one line for the top of every bench's output
@@ -62,15 +63,40 @@ def onednn_cap() -> str | None:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True on CPUs whose AMX tiles oneDNN may use, where bf16 matmuls beat fp32 several times.
-
-    AVX512-BF16 alone is not enough: on such a CPU oneDNN's bf16 matmuls run at about 0.6x the fp32
-    rate (bench/rnn_throughput.py), and on AVX2 they are emulated. A cap below AMX turns AMX off.
+    """True where bf16 matmuls beat fp32 clearly: on CPUs whose AMX tiles oneDNN may use (about
+    6x), and on other AVX512-BF16 CPUs where a one-off probe (``bf16_matmul_speedup``) finds bf16
+    at least 1.5x fp32 (an AMD EPYC Zen 4: 2.3x). Not on Xeons whose AVX512-BF16 runs at about
+    0.6x fp32 (bench/rnn_throughput.py), nor on AVX2 CPUs, which emulate it. A oneDNN cap below
+    AVX512-BF16 turns bf16 off; a cap below AMX leaves the probe to decide.
     """
-    cap = onednn_cap()
-    if cap is not None and "AMX" not in cap.upper() and cap.upper() != "ALL":
+    cap = (onednn_cap() or "ALL").upper()
+    flags = cpu_info().flags
+    if "amx_bf16" in flags and ("AMX" in cap or cap == "ALL"):
+        return True
+    if "avx512_bf16" not in flags or not ("BF16" in cap or "AMX" in cap or cap == "ALL"):
         return False
-    return "amx_bf16" in cpu_info().flags
+    return bf16_matmul_speedup() >= 1.5
+
+
+@functools.cache
+def bf16_matmul_speedup() -> float:
+    """How many times faster a 512x512 matmul runs in bf16 than in fp32 here, on the threads
+    torch uses now (best of five each; about 50 ms, once per process)."""
+    import time
+
+    import torch  # here, not at import: `seqlab --help` must not pay for torch
+
+    seconds = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(512, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)
+        a @ b  # oneDNN builds its kernel on the first call
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t)
+        seconds[dtype] = best
+    return seconds[torch.float32] / seconds[torch.bfloat16]
 
 
 @functools.cache
@@ -124,4 +150,5 @@ def describe_cpu() -> str:
         f"CPU: {info.model} ({os.cpu_count()} logical cores); {isa}"
         + (f"; ONEDNN_MAX_CPU_ISA={cap}" if cap else "")
         + f"; fused bf16 kernels: {fused}"
+        + (f"; bf16 matmul {bf16_matmul_speedup():.1f}x fp32" if info.isa["avx512_bf16"] else "")
     )

@@ -99,3 +99,29 @@ def test_compile_without_a_compiler_is_one_sentence(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--compile on CPU needs a C++ compiler" in err[0]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "speedup", "cap", "fast"),
+    [
+        ({"avx512_bf16", "amx_bf16"}, 0.1, None, True),  # AMX: no probe needed
+        ({"avx512_bf16", "amx_bf16"}, 0.6, "AVX512_CORE_BF16", False),  # AMX capped: probed
+        ({"avx512_bf16"}, 2.3, None, True),  # a Zen 4 EPYC
+        ({"avx512_bf16"}, 0.6, None, False),  # a Xeon whose AVX512-BF16 is slow
+        ({"avx512_bf16"}, 2.3, "AVX512_CORE", False),  # capped below bf16
+        ({"avx2"}, 9.0, None, False),  # emulated: never asked
+    ],
+)
+def test_fast_bf16_is_amx_or_a_measured_speedup(monkeypatch, flags, speedup, cap, fast):
+    monkeypatch.setattr(hardware, "cpu_info", lambda: hardware.CpuInfo("test", frozenset(flags)))
+    monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda: speedup)
+    if cap:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    else:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    assert hardware.cpu_has_fast_bf16() is fast
+
+
+def test_bf16_speedup_probe_measures_something():
+    assert 0.01 < hardware.bf16_matmul_speedup() < 100
