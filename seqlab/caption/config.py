@@ -30,8 +30,8 @@ class CaptionTrainConfig(RunConfig):
     ema: float = field(
         default=0.0,
         metadata={
-            "help": "validate and save an exponential moving average of the weights with this "
-            "decay, e.g. 0.999 (Polyak averaging; 0: off)"
+            "help": "validate and save an exponential moving average of the decoder's weights "
+            "with this decay, e.g. 0.999 (Polyak averaging; 0: off)"
         },
     )
     val_images: int = field(

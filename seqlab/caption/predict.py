@@ -166,9 +166,8 @@ class CaptionPredictor:
             raise UserError(f"need beam >= 1 and 1 <= n-best <= beam, got {beam_size}/{n_best}")
         x = torch.stack([self.transform(load_image(s)) for s in sources]).to(self.device)
         with autocast(self.info.get("feature_precision", "fp32"), self.device):
-            feats = self.encoder(x.contiguous(memory_format=torch.channels_last)).float()
-        # feats: (B, S, D)
-        hyps = decode(self.model, feats, beam_size, n_best, max_len or self.info["max_len"])
+            feats = self.encoder(x.contiguous(memory_format=torch.channels_last))  # (B, S, D)
+        hyps = decode(self.model, feats.float(), beam_size, n_best, max_len or self.info["max_len"])
         h, w = self.encoder.grid
         out = []
         for item in hyps:
