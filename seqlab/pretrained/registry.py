@@ -73,6 +73,7 @@ _SHIPPED = [
         notes=(
             "The target was BLEU-4 >= 22 (beam 3): not met (21.26). A 31-minute warm-restart continuation (--resume --max-minutes 100) did not raise validation BLEU and was not kept.",
             "A rerun of the recipe in bf16 on an AMX Xeon (220 steps/min, a 61-minute cosine) peaked at val greedy BLEU-4 17.82 at epoch 15 and then overfit; this model scores 18.5 on the same val set, so it stays.",
+            "A rerun with a weight average (--ema 0.999, fp32, 92 min on an idle core of an AMD EPYC Zen 4, 16 epochs) peaked at val greedy BLEU-4 18.27 (epoch 10), below this model's 18.5, so it was not shipped, although it scored 21.73 on test (beam 3).",
         ),
     ),
     ModelEntry(
@@ -157,6 +158,7 @@ _SHIPPED = [
         ),
         notes=(
             "The target was >= 86.5% dev accuracy from one model: not met (86.12%, 751 of 872; the dev set's standard error is 1.2 points).",
+            "A 45-minute rerun of the recipe in bf16 on an AMD EPYC Zen 4 (34.9k steps, 3.6 times as many) peaked at 86.24% (752 of 872) at step 8250 and no higher after: one sentence more, not worth a new weights file.",
             "Negations it gets right: 'not good at all', 'the acting is not convincing', 'never boring, always surprising'. Litotes it gets wrong: 'it is not a bad film.' comes out negative (p(positive) 0.035).",
         ),
     ),
