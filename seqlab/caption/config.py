@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seqlab.config import RunConfig, check
+from seqlab.models.configs import FEATURE_PRECISIONS
 
 TASK = "caption"
 DATASETS = ("flickr8k", "flickr30k", "coco", "scenes")
@@ -45,7 +46,7 @@ class CaptionTrainConfig(RunConfig):
         metadata={
             "help": "precision the frozen encoder extracts features in (bf16: 2.5x faster on "
             "CPUs with AVX512-BF16 or AMX, features within about 4 percent; cached apart)",
-            "choices": ["fp32", "bf16"],
+            "choices": list(FEATURE_PRECISIONS),
         },
     )
     num_workers: int = field(

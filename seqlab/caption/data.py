@@ -59,7 +59,6 @@ class FeatureSource:
                             for s in range(0, len(images), 64)
                         ]
                     )
-                    .float()
                     .half()
                     .numpy()
                 )

@@ -18,7 +18,7 @@ import sys
 from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, OptimConfig, add_dataclass_args, add_train_args, from_args
 from seqlab.errors import UserError
-from seqlab.models.configs import ENCODERS, CaptionerConfig, EncoderConfig
+from seqlab.models.configs import ENCODERS, FEATURE_PRECISIONS, CaptionerConfig, EncoderConfig
 
 VERBS = ("train", "evaluate", "predict")
 USAGE = """seqlab caption train --dataset flickr8k --root DIR [--encoder NAME] [--attention] ...
@@ -76,7 +76,7 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
     e.add_argument("--cache-dir", default="data/cache/features", help="feature cache")
     e.add_argument(
         "--feature-precision",
-        choices=["fp32", "bf16"],
+        choices=FEATURE_PRECISIONS,
         help="precision of the encoder's features (default: the one the model trained on)",
     )
     e.add_argument("--device", default="auto")

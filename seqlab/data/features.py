@@ -23,9 +23,8 @@ import torch
 from seqlab.checkpoint import write_json
 from seqlab.data.captions import image_transform, load_image
 from seqlab.errors import UserError
+from seqlab.models.configs import FEATURE_PRECISIONS
 from seqlab.training import autocast, progress
-
-PRECISIONS = ("fp32", "bf16")
 
 
 def cache_key(encoder_cfg, paths: list[Path], precision: str = "fp32") -> str:
@@ -105,9 +104,9 @@ def cached_features(
     The encoder runs folded (BatchNorm in the convolutions), channels-last, in inference mode,
     with images decoded in ``num_workers`` DataLoader processes; ``precision="bf16"`` runs it
     under bf16 autocast (2.5x on CPUs with AVX512-BF16 or AMX; features within about 4%)."""
-    if precision not in PRECISIONS:
+    if precision not in FEATURE_PRECISIONS:
         raise UserError(
-            f"feature precision must be one of {', '.join(PRECISIONS)}, got {precision}"
+            f"feature precision must be one of {', '.join(FEATURE_PRECISIONS)}, got {precision}"
         )
     cache_dir = Path(cache_dir)
     key = cache_key(encoder.cfg, paths, precision)

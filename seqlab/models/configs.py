@@ -144,6 +144,7 @@ TORCHVISION = (
     "efficientnet_b0",
 )
 ENCODERS = ("efficientnet_lite0", *TORCHVISION, "scratch")
+FEATURE_PRECISIONS = ("fp32", "bf16")  # what a frozen encoder's cached features are computed in
 
 
 @dataclass
