@@ -16,6 +16,7 @@ import argparse
 import base64
 import html
 import io
+import itertools
 import logging
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from seqlab.errors import UserError
 from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM = 8  # beam size and n-best; checked in caption() since preprocess=False skips the sliders
+MAX_BATCH = 16  # queued requests captioned together (Gradio batching)
+_FRAME_GROUPS = itertools.count()  # names the radio group of each answer's attention frames
 CSS = """
 .cap-hero {font-size: 1.6rem; font-weight: 650; line-height: 1.35; padding: 14px 18px;
            border-radius: 12px; background: var(--block-background-fill);
@@ -40,6 +43,13 @@ CSS = """
 .cap-banner {padding: 10px 14px; border-radius: 10px; background: var(--color-accent-soft);
              margin-bottom: 6px}
 .cap-model {font-size: 0.9rem; opacity: 0.85}
+.cap-frames {display: grid; grid-template-columns: repeat(5, 1fr); grid-auto-flow: dense;
+             gap: 6px}
+.cap-frames input {display: none}
+.cap-frames label {cursor: pointer; text-align: center; font-weight: 600; font-size: 0.9rem}
+.cap-frames img {width: 100%; display: block; border-radius: 8px}
+.cap-frames input:checked + label {grid-column: span 2; grid-row: span 2}
+.cap-frames input:checked + label img {outline: 3px solid var(--color-accent)}
 """
 
 
@@ -64,7 +74,29 @@ def _hero(text: str, score: str = "", warn: bool = False) -> str:
 
 
 def _empty(message: str) -> tuple:
-    return _hero(message, warn=True), [], []
+    return _hero(message, warn=True), [], ""
+
+
+def attention_html(frames: list[tuple]) -> str:
+    """The per-word overlays as one HTML grid of inline JPEGs, the chosen word's frame drawn
+    large (a click on another picks it: radio buttons, no script). Inline, a request's frames
+    cost one small JPEG each, instead of a file per word that gradio writes and the page (or an
+    API client) then fetches: that round trip was most of a request's time."""
+    if not frames:
+        return ""
+    group = f"cap-{next(_FRAME_GROUPS)}"  # radio group: one per answer
+    cells = []
+    for k, (image, word) in enumerate(frames):
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=88)
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        word = html.escape(word)
+        cells.append(
+            f'<input type="radio" name="{group}" id="{group}-{k}"{" checked" * (k == 0)}>'
+            f'<label for="{group}-{k}" title="{word}">'
+            f'<img src="data:image/jpeg;base64,{data}" alt="attention for {word}">{word}</label>'
+        )
+    return f'<div class="cap-frames">{"".join(cells)}</div>'
 
 
 def _search_sizes(beam, n_best) -> tuple[int, int]:
@@ -79,21 +111,8 @@ def _search_sizes(beam, n_best) -> tuple[int, int]:
 
 
 def make_caption_fn(predictor: CaptionPredictor):
-    def caption(image, beam: float = 3, n_best: float = 3) -> tuple:
-        """Caption one image: (headline HTML, n-best rows, per-word attention overlays)."""
-        image = as_source(image)
-        if image is None:
-            return _empty("Add a picture first: upload, webcam, paste, or click an example.")
-        try:
-            beam, n_best = _search_sizes(beam, n_best)
-        except UserError as e:
-            return _empty(f"Cannot caption with these settings: {e}.")
-        try:
-            view = predictor.view(image)
-            caps = predictor.caption(view, beam_size=beam, n_best=n_best)
-        except UserError as e:
-            gr.Warning(str(e))
-            return _empty(f"Cannot caption this file: {e}")
+    def answer(view, caps, beam: int) -> tuple:
+        """(headline HTML, n-best rows, per-word attention HTML) for one image."""
         best = caps[0]
         rows = [
             [k, c.text or "(empty)", round(c.score, 3), round(c.log_prob, 3)]
@@ -101,19 +120,57 @@ def make_caption_fn(predictor: CaptionPredictor):
         ]
         how = "greedy" if beam == 1 else f"beam {beam}"
         score = f"{how} · score {best.score:.2f} · log-prob {best.log_prob:.2f}"
-        frames = predictor.overlays(view, best)
+        frames = attention_html(predictor.overlays(view, best))
         return _hero(best.text or "(no words)", score), rows, frames
+
+    def caption(images, beams, n_bests) -> list[list]:
+        """A batch of requests (Gradio's batching): each is checked and its picture read on its
+        own, so a bad one gets its own message and the rest go on; those with the same beam and
+        n-best share one encoder pass and one beam search, and each answer is the one its
+        request gets alone (seqlab.decoding keeps batched items apart)."""
+        answers: list[tuple] = [()] * len(images)
+        nothing = "Add a picture first: upload, webcam, paste, or click an example."
+        groups: dict[tuple[int, int], list[tuple[int, object]]] = {}
+        for i, (image, beam, n_best) in enumerate(zip(images, beams, n_bests, strict=True)):
+            image = as_source(image)
+            if image is None:
+                answers[i] = _empty(nothing)
+                continue
+            try:
+                beam, n_best = _search_sizes(beam, n_best)
+            except UserError as e:
+                answers[i] = _empty(f"Cannot caption with these settings: {e}.")
+                continue
+            try:
+                view = predictor.view(image)
+            except UserError as e:
+                answers[i] = _empty(f"Cannot caption this file: {e}")
+                continue
+            groups.setdefault((beam, n_best), []).append((i, view))
+        for (beam, n_best), items in groups.items():
+            captions = predictor.caption_batch([view for _, view in items], beam, n_best)
+            for (i, view), caps in zip(items, captions, strict=True):
+                answers[i] = answer(view, caps, beam)
+        return [list(column) for column in zip(*answers, strict=True)]
 
     return caption
 
 
 def make_sketch_fn(caption):
-    def caption_sketch(sketch, beam: float = 3, n_best: float = 3) -> tuple:
-        """Caption the sketch pad's drawing (its composite layer, put on white)."""
-        image = as_source(sketch.get("composite")) if isinstance(sketch, dict) else sketch
-        if image is None:
-            return _empty("Draw something first: a few filled shapes in different colours.")
-        return caption(image, beam, n_best)
+    def caption_sketch(sketches, beams, n_bests) -> list[list]:
+        """Caption the sketch pad's drawings (each its composite layer), batched like caption."""
+        images, empty = [], []
+        for sketch in sketches:
+            image = as_source(sketch.get("composite")) if isinstance(sketch, dict) else sketch
+            images.append(image)
+            empty.append(image is None)
+        columns = caption(images, beams, n_bests)
+        for i in (i for i, e in enumerate(empty) if e):
+            hero, table, frames = _empty(
+                "Draw something first: a few filled shapes in different colours."
+            )
+            columns[0][i], columns[1][i], columns[2][i] = hero, table, frames
+        return columns
 
     return caption_sketch
 
@@ -184,14 +241,8 @@ def build_demo(
                     )
             with gr.Column(scale=6):
                 hero = gr.HTML(_hero("Your caption will appear here."))
-                attention = gr.Gallery(
-                    label="Where the model looked, word by word",
-                    columns=5,
-                    height=300,
-                    object_fit="contain",
-                    preview=False,
-                    fit_columns=False,  # a short caption's frames stay thumbnails
-                )
+                gr.Markdown("Where the model looked, word by word (click a word to enlarge it)")
+                attention = gr.HTML()
                 table = gr.Dataframe(
                     headers=["rank", "caption", "score", "log-prob"],
                     datatype=["number", "str", "number", "number"],
@@ -201,22 +252,24 @@ def build_demo(
                     column_widths=["12%", "58%", "15%", "15%"],  # long captions wrap
                 )
         outputs = [hero, table, attention]
-        # preprocess=False: the handlers read the files themselves (see as_source)
-        go.click(caption, [image, beam, n_best], outputs, api_name="caption", preprocess=False)
+        # batched, with raw inputs (preprocess=False): the handlers read the files themselves
+        # (see as_source) and check every request on its own
+        batching = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False}
+        go.click(caption, [image, beam, n_best], outputs, api_name="caption", **batching)
         image.upload(
             caption,
             [image, beam, n_best],
             outputs,
             api_name="caption_upload",
-            preprocess=False,
             api_visibility="private",
+            **batching,
         )
         go_sketch.click(
             make_sketch_fn(caption),
             [sketch, beam, n_best],
             outputs,
             api_name="caption_sketch",
-            preprocess=False,
+            **batching,
         )
         if examples:
             with left:  # under the inputs; added last so "/caption" keeps its API name
@@ -230,11 +283,7 @@ def build_demo(
                 # a clicked example loads into the image box, then captions it with the sliders'
                 # current beam and n-best (Examples' own run_on_click would pass the image alone)
                 picked.load_input_event.then(
-                    caption,
-                    [image, beam, n_best],
-                    outputs,
-                    preprocess=False,
-                    api_visibility="private",
+                    caption, [image, beam, n_best], outputs, api_visibility="private", **batching
                 )
     return demo
 

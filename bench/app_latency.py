@@ -9,8 +9,8 @@ one request at a time per event, the rest wait), with --checkpoint or, without i
 shipped model (seqlab pretrained list). Then
 --requests requests go through gradio_client from each --concurrency's threads at once, cycling
 through the app's examples with the page's default settings. A latency counts from submission to
-answer, so it includes the wait in the queue. The translate app decodes queued requests together
-(Gradio batching, up to 16): its throughput with C clients over its one-client rate is what
+answer, so it includes the wait in the queue. The translate and caption apps decode queued requests
+together (Gradio batching, up to 16): throughput with C clients over the one-client rate is what
 batching buys (target: >= 3x at 16). One warm-up request is not counted. The client threads share
 the process with the server.
 """

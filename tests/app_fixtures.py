@@ -2,10 +2,15 @@
 that no test trains a demo's full-size model, and a free local port to launch a demo on.
 
     from app_fixtures import free_port, tiny_captioner, tiny_sentiment, tiny_translator
+
+and ``frame_images``, which reads the caption demo's attention frames back from its HTML.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import socket
 from pathlib import Path
 
@@ -15,6 +20,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def frame_images(frames_html: str) -> list:
+    """The attention frames of a caption demo answer: its inline JPEGs, in word order."""
+    from PIL import Image
+
+    found = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', frames_html)
+    return [Image.open(io.BytesIO(base64.b64decode(data))) for data in found]
 
 
 def tiny_captioner(folder: Path):

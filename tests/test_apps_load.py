@@ -13,9 +13,14 @@ from contextlib import contextmanager
 import httpx
 import numpy as np
 import pytest
-from app_fixtures import free_port, tiny_captioner, tiny_sentiment, tiny_translator
+from app_fixtures import (
+    frame_images,
+    free_port,
+    tiny_captioner,
+    tiny_sentiment,
+    tiny_translator,
+)
 from gradio_client import Client, handle_file
-from PIL import Image
 
 from seqlab import serving
 
@@ -172,22 +177,30 @@ def test_caption_under_load(tmp_path, big_upload):
     overlays = [predictor.overlays(v, caps[0]) for v, caps in zip(views, expected, strict=True)]
     shades = [_mean([frame for frame, _ in frames]) for frames in overlays]
     calls = [((handle_file(str(p)) if p else None, b, n), "/caption") for p, b, n in good + bad]
+    batch_sizes, caption_batch = [], predictor.caption_batch
+
+    def counted(views, *args):
+        batch_sizes.append(len(views))
+        return caption_batch(views, *args)
+
+    predictor.caption_batch = counted
     with _served(build_demo(predictor)) as client:
         answers = _fire(client, calls)
         # preprocess=False, yet gradio still refuses a path on the server that was not uploaded
         # (gradio_client would upload a local path itself, so this request is sent raw)
         secret = {"path": str(images[1]), "meta": {"_type": "gradio.FileData"}}
         assert "event: error" in _raw_call(client, "caption", [secret, 3, 2])
-    for (hero, table, gallery), caps, (_, _, n) in zip(answers[:12], expected, good, strict=True):
+    for (hero, table, frames), caps, (_, _, n) in zip(answers[:12], expected, good, strict=True):
         assert "warn" not in hero and html.escape(caps[0].text or "(no words)") in hero
         assert [row[1] for row in table["data"]] == [c.text or "(empty)" for c in caps]
-        assert len(table["data"]) <= n and len(gallery) == len(caps[0].words)
-    for (_, _, gallery), shade in zip(answers[:12], shades, strict=True):
-        assert _mean([Image.open(g["image"]) for g in gallery[:1]]) == pytest.approx(shade, abs=2)
+        assert len(table["data"]) <= n and len(frame_images(frames)) == len(caps[0].words)
+    for (_, _, frames), shade in zip(answers[:12], shades, strict=True):
+        assert _mean(frame_images(frames)[:1]) == pytest.approx(shade, abs=2)
     assert "Cannot caption this file" in answers[12][0] and "not an image" in answers[12][0]
     assert "exceeds the maximum file size" in str(answers[13])  # the client checks first
-    assert f"between 1 and {MAX_BEAM}" in answers[14][0] and answers[14][2] == []
+    assert f"between 1 and {MAX_BEAM}" in answers[14][0] and answers[14][2] == ""
     assert "Add a picture first" in answers[15][0]
+    assert max(batch_sizes) > 1 and sum(batch_sizes) == 12  # queued requests shared a search
 
 
 def test_gradients_under_load(tmp_path, big_upload):

@@ -130,7 +130,7 @@ def test_caption_app(page, shots, tmp_path):
         rows = page.get_by_role("grid").get_by_role("row")
         expect(rows.nth(1)).to_be_visible()  # the header, then the n-best captions
         assert rows.count() <= 4
-        expect(page.get_by_role("button", name=re.compile(r"^Thumbnail 1 of \d+"))).to_be_visible()
+        expect(page.locator(".cap-frames label").first).to_be_visible()  # the attention frames
         snap(page, shots, "caption-2-uploaded")
 
         slider(page, "Beam size (1 = greedy)", 1)
@@ -176,7 +176,8 @@ def test_caption_app_with_the_shipped_model(page, shots):
         block(page, "Examples").get_by_role("button").first.click()
         expect(hero.locator(".score")).to_contain_text("beam 3 · score")
         expect(hero).to_contain_text(re.compile(r"\b(man|woman|person|lady)\b"))
-        page.get_by_role("button", name=re.compile(r"^Thumbnail 2 of")).click()  # a word's map
+        page.locator(".cap-frames label").nth(1).click()  # the second word's map, drawn large
+        expect(page.locator(".cap-frames input").nth(1)).to_be_checked()
         snap(page, shots, "caption-shipped")
 
 

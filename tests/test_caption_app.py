@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_fixtures import tiny_captioner
+from app_fixtures import frame_images, tiny_captioner
 from PIL import Image
 
 from seqlab.caption.predict import scene_examples
@@ -66,10 +66,14 @@ def _caption(client, path, beam=3, n_best=2):
 
 def test_caption_with_nbest_and_attention(client, tmp_path):
     Image.new("RGB", (64, 64), (250, 250, 250)).save(tmp_path / "scene.png")
-    hero, table, gallery = _caption(client, tmp_path / "scene.png", beam=3, n_best=2)
+    hero, table, frames = _caption(client, tmp_path / "scene.png", beam=3, n_best=2)
     assert "cap-hero" in hero and "warn" not in hero
     assert 1 <= len(table["data"]) <= 2 and table["headers"][0] == "rank"
-    assert isinstance(gallery, list)
+    best = table["data"][0][1]
+    words = [] if best == "(empty)" else best.split()
+    images = frame_images(frames)
+    assert [im.size for im in images] == [(224, 224)] * len(words)  # one frame per word
+    assert frames.count(" checked") == min(len(words), 1)  # the first word's frame drawn large
 
 
 def _bad_files(tmp_path):
@@ -88,9 +92,9 @@ def _bad_files(tmp_path):
 
 def test_bad_uploads_give_a_clear_message(client, tmp_path):
     for name, message in _bad_files(tmp_path).items():
-        hero, table, gallery = _caption(client, tmp_path / name)
+        hero, table, frames = _caption(client, tmp_path / name)
         assert "Cannot caption this file" in hero and message in hero, name
-        assert gallery == []
+        assert frames == ""
 
 
 def test_odd_but_valid_images_get_captions(client, tmp_path):
