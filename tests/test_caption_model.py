@@ -8,7 +8,7 @@ import torch
 
 from seqlab.caption.predict import corpus_bleu_scores, decode
 from seqlab.caption.train import caption_loss
-from seqlab.data.tokenizers import BOS, PAD
+from seqlab.data.tokenizers import BOS, PAD, UNK
 from seqlab.errors import UserError
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
@@ -118,3 +118,15 @@ def test_corpus_bleu_uses_all_references():
     assert perfect["bleu4"] == 100.0
     worse = corpus_bleu_scores(refs, [["a", "dog"], ["a", "cat"]])
     assert worse["bleu1"] < 100.0
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_decode_never_says_unk(beam):
+    model = tiny_model(True)
+    with torch.no_grad():
+        model.head.bias[UNK] = 50.0  # the model wants <unk> at every step
+        state = model.init_state(torch.randn(2, 5, 6))
+        assert (model.decode_step(torch.full((2,), BOS), state)[0].argmax(-1) == UNK).all()
+    for item in decode(model, torch.randn(2, 5, 6), beam_size=beam, n_best=beam, max_len=6):
+        for hyp in item:
+            assert UNK not in hyp.tokens
