@@ -53,7 +53,7 @@ def _call(layer, data: Tensor, batch_sizes: Tensor | None, state: tuple) -> tupl
     fn = getattr(torch, layer._vf_mode)
     hx = state if layer.mode == "lstm" else state[0]
     args = (
-        layer._flat_weights(),
+        layer._flat_weights(drop=True),  # weight_dropout's mask, when training
         layer.bias,
         layer.num_layers,
         layer.dropout,

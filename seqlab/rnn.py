@@ -62,6 +62,7 @@ class RNNBase(nn.Module):
         device=None,
         dtype=None,
         backend: str = "fused",
+        weight_dropout: float = 0.0,
     ):
         super().__init__()
         if mode not in GATES:
@@ -70,6 +71,8 @@ class RNNBase(nn.Module):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"dropout must be in [0, 1], got {dropout}")
+        if not 0.0 <= weight_dropout < 1.0:
+            raise ValueError(f"weight_dropout must be in [0, 1), got {weight_dropout}")
         if num_layers < 1 or hidden_size < 1:
             raise ValueError("num_layers and hidden_size must be positive")
         if proj_size != 0:
@@ -87,6 +90,10 @@ class RNNBase(nn.Module):
         self.proj_size = 0
         self.nonlinearity = nonlinearity
         self.backend = backend
+        # DropConnect on the hidden-to-hidden weights while training (the weight drop of AWD-LSTM,
+        # Merity et al. 2018): one mask per forward call, shared by every time step, so the
+        # recurrence is regularised without touching the fused kernels. Not a torch.nn argument.
+        self.weight_dropout = float(weight_dropout)
         # Set keep_states=True to keep every step's hidden state (scratch backend) in
         # self.step_states[layer][direction][t]; the gradient lab reads their .grad.
         self.keep_states = False
@@ -118,13 +125,19 @@ class RNNBase(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -stdv, stdv)
 
-    def _weights(self, layer: int, direction: int) -> list[Tensor | None]:
+    def _weights(self, layer: int, direction: int, drop: bool = False) -> list[Tensor | None]:
         sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
         names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
-        return [getattr(self, n + sfx, None) for n in names]
+        return [self._dropped(n, getattr(self, n + sfx, None), drop) for n in names]
 
-    def _flat_weights(self) -> list[Tensor]:
-        return [getattr(self, n) for n in self._flat_weights_names]
+    def _flat_weights(self, drop: bool = False) -> list[Tensor]:
+        return [self._dropped(n, getattr(self, n), drop) for n in self._flat_weights_names]
+
+    def _dropped(self, name: str, weight: Tensor | None, drop: bool) -> Tensor | None:
+        """``weight``, with weight_dropout applied when ``drop``, training and recurrent."""
+        if drop and self.training and self.weight_dropout > 0 and name.startswith("weight_hh"):
+            return F.dropout(weight, self.weight_dropout, training=True)
+        return weight
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -132,7 +145,8 @@ class RNNBase(nn.Module):
             s += f", num_layers={self.num_layers}"
         if self.mode.startswith("rnn"):
             s += f", nonlinearity={self.nonlinearity!r}"
-        for name, default in [("bias", True), ("batch_first", False), ("dropout", 0.0)]:
+        defaults = {"bias": True, "batch_first": False, "dropout": 0.0, "weight_dropout": 0.0}
+        for name, default in defaults.items():
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         if self.bidirectional:
@@ -215,7 +229,9 @@ class RNNBase(nn.Module):
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
                 s0 = tuple(s[k] for s in state)
-                out, sT, steps = self._run_direction(x, lengths, s0, self._weights(layer, d), d)
+                out, sT, steps = self._run_direction(
+                    x, lengths, s0, self._weights(layer, d, drop=True), d
+                )
                 outs.append(out)
                 layer_states.append(steps)
                 for i, s in enumerate(sT):
@@ -296,6 +312,7 @@ class RNN(RNNBase):
         device=None,
         dtype=None,
         backend: str = "fused",
+        weight_dropout: float = 0.0,
     ):
         super().__init__(
             "rnn",
@@ -311,6 +328,7 @@ class RNN(RNNBase):
             device,
             dtype,
             backend,
+            weight_dropout,
         )
 
 
@@ -331,6 +349,7 @@ class LSTM(RNNBase):
         device=None,
         dtype=None,
         backend: str = "fused",
+        weight_dropout: float = 0.0,
     ):
         super().__init__(
             "lstm",
@@ -346,6 +365,7 @@ class LSTM(RNNBase):
             device,
             dtype,
             backend,
+            weight_dropout,
         )
 
 
@@ -365,6 +385,7 @@ class GRU(RNNBase):
         device=None,
         dtype=None,
         backend: str = "fused",
+        weight_dropout: float = 0.0,
     ):
         super().__init__(
             "gru",
@@ -380,6 +401,7 @@ class GRU(RNNBase):
             device,
             dtype,
             backend,
+            weight_dropout,
         )
 
 

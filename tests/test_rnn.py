@@ -142,6 +142,31 @@ def test_scratch_layer_gradcheck():
     assert torch.autograd.gradcheck(lambda x: m(x)[0], (x,))
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_weight_dropout(mode):
+    """DropConnect on the recurrent weights: the same masks on both backends (one per forward
+    call, drawn in the same order), no gradient through a dropped weight, and none of it in
+    eval mode."""
+    m = getattr(S, mode)(4, 6, num_layers=2, bidirectional=True, weight_dropout=0.5)
+    x, outs = torch.randn(7, 3, 4), {}
+    for backend in ("fused", "scratch"):
+        m.backend = backend
+        m.zero_grad()
+        torch.manual_seed(0)
+        out = m(x)[0]
+        out.sum().backward()
+        outs[backend] = [out, m.weight_hh_l0.grad.clone()]
+    torch.testing.assert_close(outs["scratch"], outs["fused"], atol=1e-5, rtol=1e-5)
+    dropped = (outs["fused"][1] == 0).float().mean().item()
+    assert 0.3 < dropped < 0.7  # about half the recurrent weights got no gradient
+    torch.manual_seed(1)
+    assert not torch.allclose(m(x)[0], outs["scratch"][0])  # a new mask per call
+    plain = getattr(S, mode)(4, 6, num_layers=2, bidirectional=True)
+    plain.load_state_dict(m.state_dict())
+    torch.testing.assert_close(m.eval()(x)[0], plain.eval()(x)[0])
+    assert "weight_dropout=0.5" in repr(m)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError):
         S.RNN(3, 4, nonlinearity="sigmoid")
@@ -149,6 +174,8 @@ def test_bad_arguments():
         S.LSTM(3, 4, backend="cuda-magic")
     with pytest.raises(NotImplementedError):
         S.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="weight_dropout"):
+        S.GRU(3, 4, weight_dropout=1.0)
 
 
 @pytest.mark.slow

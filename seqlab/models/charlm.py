@@ -24,6 +24,7 @@ class CharLM(nn.Module):
             dropout=cfg.dropout,
             batch_first=True,
             backend=cfg.backend,
+            weight_dropout=cfg.weight_dropout,
         )
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_size, cfg.vocab_size)

@@ -21,6 +21,12 @@ class CharLMConfig:
     dropout: float = field(
         default=0.2, metadata={"help": "dropout between layers and before the output layer"}
     )
+    weight_dropout: float = field(
+        default=0.0,
+        metadata={
+            "help": "DropConnect on the recurrent weights, one mask per BPTT chunk (AWD-LSTM)"
+        },
+    )
     backend: str = field(
         default="fused", metadata={"help": "seqlab.rnn backend", "choices": ["fused", "scratch"]}
     )
@@ -32,6 +38,10 @@ class CharLMConfig:
         )
         check(self.num_layers > 0, f"--num-layers must be positive, got {self.num_layers}")
         check(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
+        check(
+            0 <= self.weight_dropout < 1,
+            f"--weight-dropout must be in [0, 1), got {self.weight_dropout}",
+        )
 
 
 @dataclass
