@@ -159,17 +159,12 @@ def make_caption_fn(predictor: CaptionPredictor):
 def make_sketch_fn(caption):
     def caption_sketch(sketches, beams, n_bests) -> list[list]:
         """Caption the sketch pad's drawings (each its composite layer), batched like caption."""
-        images, empty = [], []
-        for sketch in sketches:
-            image = as_source(sketch.get("composite")) if isinstance(sketch, dict) else sketch
-            images.append(image)
-            empty.append(image is None)
+        images = [as_source(s.get("composite")) if isinstance(s, dict) else s for s in sketches]
         columns = caption(images, beams, n_bests)
-        for i in (i for i, e in enumerate(empty) if e):
-            hero, table, frames = _empty(
-                "Draw something first: a few filled shapes in different colours."
-            )
-            columns[0][i], columns[1][i], columns[2][i] = hero, table, frames
+        empty = _empty("Draw something first: a few filled shapes in different colours.")
+        for i in (i for i, image in enumerate(images) if image is None):
+            for column, value in zip(columns, empty, strict=True):
+                column[i] = value
         return columns
 
     return caption_sketch
