@@ -110,8 +110,14 @@ def card(name: str) -> str:
         f"- data: {e.dataset}",
         f"- licence terms: {e.licence}",
         f"- test metrics (shipped file): {_fmt(e.metrics)}",
-        f"- fp32 checkpoint, same evaluation: {_fmt(e.metrics_fp32)}",
-        f"- cost of {e.storage} storage: {cost}",
+        *(  # empty when the fp32 checkpoint was not scored with today's evaluation (see notes)
+            [
+                f"- fp32 checkpoint, same evaluation: {_fmt(e.metrics_fp32)}",
+                f"- cost of {e.storage} storage: {cost}",
+            ]
+            if e.metrics_fp32
+            else []
+        ),
         f"- file: seqlab/pretrained/weights/{e.file}, {e.size_bytes / 1e6:.1f} MB, {e.storage}",
         f"- sha256: {e.sha256}",
         f"- trained on: {e.trained_on}",
