@@ -16,7 +16,6 @@ import argparse
 import base64
 import html
 import io
-import itertools
 import logging
 from pathlib import Path
 
@@ -32,7 +31,6 @@ from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM = 8  # beam size and n-best; checked in caption() since preprocess=False skips the sliders
 MAX_BATCH = 16  # queued requests captioned together (Gradio batching)
-_FRAME_GROUPS = itertools.count()  # names the radio group of each answer's attention frames
 CSS = """
 .cap-hero {font-size: 1.6rem; font-weight: 650; line-height: 1.35; padding: 14px 18px;
            border-radius: 12px; background: var(--block-background-fill);
@@ -84,7 +82,7 @@ def attention_html(frames: list[tuple]) -> str:
     API client) then fetches: that round trip was most of a request's time."""
     if not frames:
         return ""
-    group = f"cap-{next(_FRAME_GROUPS)}"  # radio group: one per answer
+    group = "cap-frame"  # the page shows one answer's grid at a time: ids stay unique
     cells = []
     for k, (image, word) in enumerate(frames):
         buffer = io.BytesIO()
@@ -162,9 +160,10 @@ def make_sketch_fn(caption):
         images = [as_source(s.get("composite")) if isinstance(s, dict) else s for s in sketches]
         columns = caption(images, beams, n_bests)
         empty = _empty("Draw something first: a few filled shapes in different colours.")
-        for i in (i for i, image in enumerate(images) if image is None):
-            for column, value in zip(columns, empty, strict=True):
-                column[i] = value
+        for i, image in enumerate(images):
+            if image is None:
+                for column, value in zip(columns, empty, strict=True):
+                    column[i] = value
         return columns
 
     return caption_sketch

@@ -101,6 +101,14 @@ def card(name: str) -> str:
     cost = ", ".join(
         f"{k} {e.metrics[k] - v:+.3g}" for k, v in e.metrics_fp32.items() if k in e.metrics
     )
+    fp32 = (  # none when the fp32 checkpoint was not scored with today's evaluation (see notes)
+        [
+            f"- fp32 checkpoint, same evaluation: {_fmt(e.metrics_fp32)}",
+            f"- cost of {e.storage} storage: {cost}",
+        ]
+        if e.metrics_fp32
+        else []
+    )
     lines = [
         f"# {e.name}",
         "",
@@ -110,14 +118,7 @@ def card(name: str) -> str:
         f"- data: {e.dataset}",
         f"- licence terms: {e.licence}",
         f"- test metrics (shipped file): {_fmt(e.metrics)}",
-        *(  # empty when the fp32 checkpoint was not scored with today's evaluation (see notes)
-            [
-                f"- fp32 checkpoint, same evaluation: {_fmt(e.metrics_fp32)}",
-                f"- cost of {e.storage} storage: {cost}",
-            ]
-            if e.metrics_fp32
-            else []
-        ),
+        *fp32,
         f"- file: seqlab/pretrained/weights/{e.file}, {e.size_bytes / 1e6:.1f} MB, {e.storage}",
         f"- sha256: {e.sha256}",
         f"- trained on: {e.trained_on}",
