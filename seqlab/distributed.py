@@ -156,5 +156,8 @@ def from_main(value, info: DistInfo):
 
 
 def cleanup(info: DistInfo) -> None:
+    """Leave the process group together: the barrier keeps a rank from tearing down its gloo
+    connections while another still uses them (a rank once aborted at exit in a 2-process test)."""
     if info.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
