@@ -7,7 +7,7 @@
 With no --checkpoint it serves the shipped German -> English model (seqlab pretrained show
 translate-multi30k-de-en). ``--toy`` trains a small GRU + attention model on dates that seqlab
 generates itself ("the twenty-third of march two thousand four" -> "2004-03-23", see
-seqlab/data/synthetic_dates.py), caches it in data/cache/translate_demo, and serves that: its
+seqlab/toy/dates.py), caches it in data/cache/translate_demo, and serves that: its
 attention maps are easy to read.
 """
 

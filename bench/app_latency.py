@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from seqlab import hardware
-from seqlab.pretrained import DEFAULTS
+from seqlab.registry import DEFAULTS
 
 APPS = ("caption", "sentiment", "translate", "gradients")
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 from seqlab import hardware
-from seqlab.checkpoint import load_checkpoint
 from seqlab.decoding import beam_search, greedy
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from seqlab.sources import load_checkpoint
 
 BOS, EOS = 2, 3
 

@@ -1,5 +1,9 @@
 """Plain-dict checkpoints: atomic writes, ``weights_only=True`` loading, clear errors.
 
+The bottom of the file-format layer: it imports nothing from seqlab but ``seqlab.errors``.
+``seqlab.packing`` adds the compact ``.safetensors`` format on top of it, and
+``seqlab.sources.load_checkpoint`` opens any of them, or a shipped model by name.
+
 A checkpoint is one dict of tensors and plain Python data (no pickled objects)::
 
     {"format_version": 1, "task": "charlm", "model_config": {...}, "model": state_dict,
@@ -61,17 +65,10 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write_bytes(path, lambda f: f.write(data))
 
 
-def load_checkpoint(path: str | Path, task: str | None = None, map_location="cpu") -> dict:
-    """Load a checkpoint without executing any code; check its task and format version.
-
-    `path` is a checkpoint file, a run directory, a packed ``.safetensors`` model
-    (``seqlab pretrained export``) or the name of a shipped model (``seqlab pretrained list``).
-    """
+def read_checkpoint(path: str | Path, task: str | None = None, map_location="cpu") -> dict:
+    """Load a ``.pt`` checkpoint (or a run directory's best, else last) without executing any
+    code; check its task and format version."""
     path = Path(path)
-    if not path.exists() or path.suffix == ".safetensors":
-        ckpt = _load_packed(path)
-        if ckpt is not None:
-            return _check(ckpt, path, task)
     if path.is_dir():
         for name in ("ckpt_best.pt", "ckpt_last.pt"):
             if (path / name).is_file():
@@ -94,24 +91,11 @@ def load_checkpoint(path: str | Path, task: str | None = None, map_location="cpu
         ) from e
     except Exception as e:  # truncated zip, random bytes, ...
         raise UserError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint") from e
-    return _check(ckpt, path, task)
+    return check_checkpoint(ckpt, path, task)
 
 
-def _load_packed(path: Path) -> dict | None:
-    """A shipped model by name, or a packed file; None when `path` is neither."""
-    from seqlab import pretrained  # lazily: the registry is only needed for these two cases
-
-    shipped = {*pretrained.ENTRIES, *pretrained.DEFAULTS.values()}
-    if not path.exists() and str(path) in shipped:
-        return pretrained.read(str(path))
-    if path.suffix == ".safetensors" and path.is_file():
-        from seqlab.pretrained.packing import unpack
-
-        return unpack(path)
-    return None
-
-
-def _check(ckpt, path: Path, task: str | None) -> dict:
+def check_checkpoint(ckpt, path: Path, task: str | None) -> dict:
+    """`ckpt` once it is a seqlab checkpoint of this format (or older) and of `task`."""
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
         raise UserError(f"{path} is not a seqlab checkpoint (no format_version)")
     if ckpt["format_version"] > FORMAT_VERSION:

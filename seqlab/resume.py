@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 
 from seqlab import distributed
-from seqlab.checkpoint import load_checkpoint
+from seqlab.checkpoint import read_checkpoint
 from seqlab.config import load_config_file
 from seqlab.errors import UserError
 
@@ -85,7 +85,7 @@ def _read_resume(out: str | Path, task: str) -> dict:
     path = Path(out) / "ckpt_last.pt"
     if not path.is_file():
         raise UserError(f"--resume: no checkpoint at {path}; train without --resume first")
-    ckpt = load_checkpoint(path, task=task)
+    ckpt = read_checkpoint(path, task=task)
     if "resume" not in ckpt:
         raise UserError(f"--resume: {path} has no resume state; train into a new --out")
     return ckpt

@@ -75,8 +75,8 @@ def tiny_sentiment(folder: Path):
 
 def tiny_translator(folder: Path):
     """A GRU + attention translator (hidden 16) trained one epoch on 150 generated dates."""
-    from seqlab.data.synthetic_dates import make_date_pairs
     from seqlab.models.seq2seq import Seq2SeqConfig
+    from seqlab.toy.dates import make_date_pairs
     from seqlab.training import OptimConfig
     from seqlab.translate.config import TranslateTrainConfig
     from seqlab.translate.predict import Translator

@@ -125,7 +125,7 @@ def _sentiment_expected(predictor, text, method):
 
 def test_translate_under_load(tmp_path):
     from apps.translate_demo import build_demo
-    from seqlab.data.synthetic_dates import make_date_pairs
+    from seqlab.toy.dates import make_date_pairs
     from seqlab.translate.predict import MAX_SOURCE_CHARS
 
     translator = tiny_translator(tmp_path)

@@ -18,9 +18,9 @@ from seqlab.data.captions import (
     tokenize,
 )
 from seqlab.data.features import cached_features
-from seqlab.data.scenes import COLOURS, SHAPES, make_scenes
 from seqlab.data.tokenizers import BOS, EOS, UNK
 from seqlab.errors import UserError
+from seqlab.toy.scenes import COLOURS, SHAPES, make_scenes
 
 WORDS = ["dog", "cat", "runs", "sits", "grass", "snow"]
 

@@ -14,8 +14,9 @@ import time
 import pytest
 import torch
 
-from seqlab.checkpoint import load_checkpoint, save_checkpoint
+from seqlab.checkpoint import save_checkpoint
 from seqlab.errors import UserError
+from seqlab.sources import load_checkpoint
 from seqlab.training import read_metrics
 
 ARGS = [

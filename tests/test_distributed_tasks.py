@@ -14,8 +14,8 @@ import torch
 from test_distributed import _run
 
 from seqlab.cli import main
-from seqlab.data.synthetic_dates import make_date_pairs
-from seqlab.data.synthetic_sentiment import write_splits
+from seqlab.toy.dates import make_date_pairs
+from seqlab.toy.sentiment import write_splits
 from seqlab.training import read_metrics
 
 COMMON = ["--device", "cpu", "--precision", "fp32", "--dropout", "0"]

@@ -14,10 +14,10 @@ from test_hardware import _charlm_bf16
 
 from seqlab import pretrained
 from seqlab.charlm.predict import CharLMPredictor
-from seqlab.checkpoint import load_checkpoint
 from seqlab.cli import main
 from seqlab.errors import UserError
-from seqlab.pretrained.packing import INT8_MIN_NUMEL, pack, quantize_rows, read_header, unpack
+from seqlab.packing import INT8_MIN_NUMEL, pack, quantize_rows, read_header, unpack
+from seqlab.sources import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqlab.cli import main
-from seqlab.data.synthetic_sentiment import write_splits
+from seqlab.toy.sentiment import write_splits
 from seqlab.training import read_metrics
 
 COMMON = ["--device", "cpu", "--precision", "fp32", "--seed", "3"]

@@ -12,7 +12,7 @@ import torch
 
 from seqlab.cli import build_parser, main
 from seqlab.config import RunConfig
-from seqlab.data.synthetic_sentiment import write_splits
+from seqlab.toy.sentiment import write_splits
 from seqlab.training import read_metrics
 
 TASKS = ("charlm", "sentiment", "translate", "caption")

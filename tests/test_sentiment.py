@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from seqlab.cli import main
 from seqlab.data.labelled import label_names, load_labelled
-from seqlab.data.synthetic_sentiment import generate, write_splits
 from seqlab.data.tokenizers import PAD, UNK, SentencePieceTokenizer, tokenizer_from_dict
 from seqlab.data.wordvectors import embedding_matrix, vector_size
 from seqlab.errors import UserError
@@ -23,6 +22,7 @@ from seqlab.sentiment.batches import (
     drop_words,
 )
 from seqlab.sentiment.predict import SentimentPredictor
+from seqlab.toy.sentiment import generate, write_splits
 from seqlab.training import WeightAverage
 
 TINY = [

@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from seqlab.checkpoint import load_checkpoint, save_checkpoint
+from seqlab.checkpoint import save_checkpoint
 from seqlab.errors import UserError
+from seqlab.sources import load_checkpoint
 from seqlab.training import (
     LRSchedule,
     MetricsLog,

@@ -9,10 +9,10 @@ import torch
 
 from seqlab.cli import main
 from seqlab.data.pairs import bucket_batches, read_parallel, read_tsv_pairs, split_pairs
-from seqlab.data.synthetic_dates import make_date_pairs, ordinal_words, year_words
 from seqlab.decoding import beam_search, greedy
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from seqlab.toy.dates import make_date_pairs, ordinal_words, year_words
 from seqlab.training import read_metrics
 
 

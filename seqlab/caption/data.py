@@ -12,8 +12,8 @@ import torch
 from seqlab.caption.config import CaptionTrainConfig
 from seqlab.data.captions import image_transform, load_caption_set, load_image
 from seqlab.data.features import cached_features
-from seqlab.data.scenes import make_scenes
 from seqlab.models.encoders import ImageEncoder
+from seqlab.toy.scenes import make_scenes
 from seqlab.training import autocast
 
 

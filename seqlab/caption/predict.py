@@ -21,13 +21,13 @@ import torch
 from PIL import Image
 
 from seqlab.caption.config import TASK
-from seqlab.checkpoint import load_checkpoint
 from seqlab.data.captions import image_transform, load_image, tokenize
 from seqlab.data.tokenizers import BOS, EOS, UNK, Vocab
 from seqlab.decoding import beam_search, greedy
 from seqlab.errors import UserError
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
+from seqlab.sources import load_checkpoint
 from seqlab.training import autocast, count_parameters, resolve_device
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ def evaluate_checkpoint(
 
 def scene_examples(folder: str | Path, n: int = 6, seed: int = 7) -> list[str]:
     """Write n generated scenes as PNG files (the demo's examples) and return their paths."""
-    from seqlab.data.scenes import make_scenes
+    from seqlab.toy.scenes import make_scenes
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.charlm.config import TASK
-from seqlab.checkpoint import load_checkpoint
 from seqlab.data.text import CharVocab, iter_chunks
 from seqlab.decoding import sample_next
 from seqlab.errors import UserError
 from seqlab.models.charlm import CharLM, CharLMConfig
+from seqlab.sources import load_checkpoint
 from seqlab.training import autocast, resolve_device
 
 

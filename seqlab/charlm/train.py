@@ -19,12 +19,13 @@ import torch.nn.functional as F
 from seqlab import distributed, run
 from seqlab.charlm.config import TASK, CharLMTrainConfig
 from seqlab.charlm.predict import evaluate_loss
-from seqlab.checkpoint import load_checkpoint, save_checkpoint
+from seqlab.checkpoint import save_checkpoint
 from seqlab.config import OptimConfig
 from seqlab.data.text import CharVocab, default_corpus, make_streams, read_text
 from seqlab.errors import UserError
 from seqlab.logs import RunLog
 from seqlab.models.charlm import CharLM, CharLMConfig
+from seqlab.sources import load_checkpoint
 from seqlab.tbptt import tbptt_forward, tbptt_windows
 from seqlab.training import (
     LRSchedule,

@@ -15,7 +15,7 @@ GROUPS = {
 
 def checkpoint_arg(task: str) -> dict:
     """--checkpoint of every predict/evaluate verb: the task's shipped model unless given."""
-    from seqlab.pretrained import DEFAULTS  # light: no torch
+    from seqlab.registry import DEFAULTS  # light: no torch
 
     return {
         "default": DEFAULTS[task],

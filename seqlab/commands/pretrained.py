@@ -52,9 +52,9 @@ def _export(args) -> int:
     import json
     from pathlib import Path
 
-    from seqlab.checkpoint import load_checkpoint
     from seqlab.errors import UserError
-    from seqlab.pretrained.packing import pack
+    from seqlab.packing import pack
+    from seqlab.sources import load_checkpoint
 
     if not args.out.endswith(".safetensors"):
         raise UserError(f"the output file must end in .safetensors, got {args.out!r}")

@@ -14,13 +14,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from seqlab.checkpoint import load_checkpoint
 from seqlab.data.labelled import Labelled
 from seqlab.data.tokenizers import UNK, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
 from seqlab.sentiment.batches import classification_metrics, collate, encode_texts, predict_ids
 from seqlab.sentiment.config import TASK
+from seqlab.sources import load_checkpoint
 from seqlab.training import resolve_device
 
 

@@ -336,7 +336,7 @@ def demo_model(
     Returns the checkpoint path; a cached one is reused. A small word-level bi-LSTM: the budget
     (minutes of training) bounds the first launch; tests pass a few seconds.
     """
-    from seqlab.data.synthetic_sentiment import write_splits
+    from seqlab.toy.sentiment import write_splits
 
     folder = Path(folder)
     best = folder / "run" / "ckpt_best.pt"

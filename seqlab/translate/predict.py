@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqlab.checkpoint import load_checkpoint
 from seqlab.data.pairs import bucket_batches
 from seqlab.data.tokenizers import BOS, EOS, PAD, UNK, tokenizer_from_dict
 from seqlab.decoding import Hypothesis, beam_search, greedy
 from seqlab.errors import UserError
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from seqlab.sources import load_checkpoint
 from seqlab.training import resolve_device
 from seqlab.translate.config import MAX_SOURCE_CHARS, TASK
 from seqlab.translate.data import collate, encode_pairs

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab import distributed, run
-from seqlab.checkpoint import load_checkpoint, save_checkpoint
+from seqlab.checkpoint import save_checkpoint
 from seqlab.config import OptimConfig
 from seqlab.data.pairs import bucket_batches
 from seqlab.data.tokenizers import PAD, tokenizer_from_dict
@@ -31,6 +31,7 @@ from seqlab.errors import UserError
 from seqlab.logs import RunLog
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from seqlab.resume import rng_states, set_rng_states
+from seqlab.sources import load_checkpoint
 from seqlab.training import (
     LRSchedule,
     NonFiniteGuard,
@@ -247,9 +248,9 @@ def train_demo_model(
     callback: Callable[[int, int, float], None] | None = None,
     minutes: float = 2.0,
 ) -> Path:
-    """Train the offline demo model on generated dates (seqlab.data.synthetic_dates) into
+    """Train the offline demo model on generated dates (seqlab.toy.dates) into
     ``folder`` unless it is there already; returns its checkpoint path."""
-    from seqlab.data.synthetic_dates import make_date_pairs
+    from seqlab.toy.dates import make_date_pairs
 
     folder = Path(folder)
     ckpt, done = folder / "ckpt_best.pt", folder / "complete"

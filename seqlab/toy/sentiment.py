@@ -6,7 +6,7 @@ contrast ("slow start but a wonderful ending" takes the polarity of the clause a
 one before "although" loses). Order and bag-of-words alone cannot solve the negated and
 contrastive ones, which is what a recurrent model should learn. Same seed, same file.
 
-    uv run python -m seqlab.data.synthetic_sentiment data/cache/sentiment_demo   # train/dev.tsv
+    uv run python -m seqlab.toy.sentiment data/cache/sentiment_demo   # train/dev.tsv
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The shipped models: one ``ModelEntry`` each, with everything its model card says.
+"""The shipped models' data: one ``ModelEntry`` each, with everything its model card says, the
+default model of each task, and the check that a weights file is the one the registry names.
+
+A name becomes a verified path here (``verify``); ``seqlab.sources`` unpacks it into a checkpoint
+dict, a task's predictor builds the model from that, and ``seqlab.pretrained.load`` ties the three
+together. This file imports nothing above ``seqlab.errors`` (and no torch).
 
 Like torchvision's weights enums, the entry is the single source of its meta: the card
 (``seqlab pretrained show NAME``), the table (``seqlab pretrained list``) and the README rows are
@@ -9,21 +14,32 @@ is what the compact storage costs.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlab.errors import UserError
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+# The model each task uses when no --checkpoint is given.
+DEFAULTS = {
+    "caption": "caption-flickr8k",
+    "translate": "translate-multi30k-de-en",
+    "sentiment": "sentiment-sst2",
+    "charlm": "charlm-shakespeare",
+}
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     task: str  # charlm | sentiment | translate | caption: which predictor loads it
-    file: str  # under seqlab/pretrained/weights/
+    file: str  # under seqlab/weights/
     sha256: str
     size_bytes: int
     parameters: int
-    storage: str  # fp16 | int8 (seqlab.pretrained.packing)
+    storage: str  # fp16 | int8 (seqlab.packing)
     summary: str
     dataset: str
     licence: str
@@ -201,3 +217,45 @@ _SHIPPED = [
     ),
 ]
 ENTRIES: dict[str, ModelEntry] = {e.name: e for e in _SHIPPED}
+
+
+def names() -> list[str]:
+    return list(ENTRIES)
+
+
+def entry(name: str) -> ModelEntry:
+    if name not in ENTRIES:
+        known = ", ".join(ENTRIES) or "none"
+        raise UserError(f"no shipped model named {name!r} (shipped: {known})")
+    return ENTRIES[name]
+
+
+def is_shipped(source: str) -> bool:
+    """Whether `source` names a shipped model (rather than a file)."""
+    return source in ENTRIES or source in DEFAULTS.values()
+
+
+def _restore_hint(path: Path) -> str:
+    try:
+        rel = path.relative_to(Path(__file__).resolve().parents[1])
+        return f"restore it with `git checkout -- {rel}` (or reinstall seqlab)"
+    except ValueError:
+        return "reinstall seqlab to restore it"
+
+
+def verify(name: str) -> Path:
+    """The shipped file's path once its size and sha256 match the registry; else one sentence."""
+    return verify_entry(entry(name))
+
+
+def verify_entry(e: ModelEntry) -> Path:
+    path = e.path
+    if not path.is_file():
+        raise UserError(f"the weights of {e.name} are missing ({path}); {_restore_hint(path)}")
+    data = path.read_bytes()
+    if len(data) != e.size_bytes or hashlib.sha256(data).hexdigest() != e.sha256:
+        raise UserError(
+            f"the weights of {e.name} ({path}) fail their sha256 check: the file is truncated or "
+            f"altered; {_restore_hint(path)}"
+        )
+    return path

@@ -10,7 +10,7 @@ shapes stand side by side or one above the other, and the caption names the left
 first, so there is one right caption and a captioner must look at the right place for each word
 (which the attention maps then show).
 
-    from seqlab.data.scenes import make_scene, make_scenes
+    from seqlab.toy.scenes import make_scene, make_scenes
     image, caption = make_scene(random.Random(0))
 """
 

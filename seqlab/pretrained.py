@@ -8,73 +8,37 @@
 
 Every CLI verb and app that takes ``--checkpoint`` also takes a shipped model's name, and uses
 its task's shipped model when ``--checkpoint`` is left out. Nothing is downloaded: the weights are
-package data (``seqlab/pretrained/weights/``), verified against the sha256 in the registry.
+package data (``seqlab/weights/``), verified against the sha256 in the registry.
+
+The top of the layers: the registry's data (``seqlab.registry``) and the file formats lie below
+the predictors, and this module's ``load()`` sits above them; nothing in seqlab imports it but
+the CLI and the apps.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from seqlab.errors import UserError
-from seqlab.pretrained.registry import ENTRIES, WEIGHTS_DIR, ModelEntry
+from seqlab.registry import (
+    DEFAULTS,
+    ENTRIES,
+    WEIGHTS_DIR,
+    ModelEntry,
+    entry,
+    names,
+    verify,
+    verify_entry,
+)
 
-__all__ = ["ENTRIES", "ModelEntry", "names", "entry", "verify", "verify_entry"]
+__all__ = ["DEFAULTS", "ENTRIES", "ModelEntry", "names", "entry", "verify", "verify_entry"]
 __all__ += ["read", "load", "card", "table", "markdown_table", "weights_dir"]
-
-# The model each task uses when no --checkpoint is given.
-DEFAULTS = {
-    "caption": "caption-flickr8k",
-    "translate": "translate-multi30k-de-en",
-    "sentiment": "sentiment-sst2",
-    "charlm": "charlm-shakespeare",
-}
-
-
-def names() -> list[str]:
-    return list(ENTRIES)
-
-
-def entry(name: str) -> ModelEntry:
-    if name not in ENTRIES:
-        known = ", ".join(ENTRIES) or "none"
-        raise UserError(f"no shipped model named {name!r} (shipped: {known})")
-    return ENTRIES[name]
-
-
-def _restore_hint(path: Path) -> str:
-    try:
-        rel = path.relative_to(Path(__file__).resolve().parents[2])
-        return f"restore it with `git checkout -- {rel}` (or reinstall seqlab)"
-    except ValueError:
-        return "reinstall seqlab to restore it"
-
-
-def verify(name: str) -> Path:
-    """The shipped file's path once its size and sha256 match the registry; else one sentence."""
-    return verify_entry(entry(name))
-
-
-def verify_entry(e: ModelEntry) -> Path:
-    path = e.path
-    if not path.is_file():
-        raise UserError(f"the weights of {e.name} are missing ({path}); {_restore_hint(path)}")
-    data = path.read_bytes()
-    if len(data) != e.size_bytes or hashlib.sha256(data).hexdigest() != e.sha256:
-        raise UserError(
-            f"the weights of {e.name} ({path}) fail their sha256 check: the file is truncated or "
-            f"altered; {_restore_hint(path)}"
-        )
-    return path
 
 
 def read(name: str) -> dict:
     """The shipped model as an fp32 checkpoint dict, after the checksum holds."""
-    from seqlab.pretrained.packing import unpack
+    from seqlab.sources import load_checkpoint  # torch: only when a model is read
 
-    ckpt = unpack(verify(name))
-    ckpt["shipped"] = name
-    return ckpt
+    return load_checkpoint(entry(name).name)
 
 
 def load(name: str, device: str = "auto"):
@@ -119,7 +83,7 @@ def card(name: str) -> str:
         f"- licence terms: {e.licence}",
         f"- test metrics (shipped file): {_fmt(e.metrics)}",
         *fp32,
-        f"- file: seqlab/pretrained/weights/{e.file}, {e.size_bytes / 1e6:.1f} MB, {e.storage}",
+        f"- file: seqlab/weights/{e.file}, {e.size_bytes / 1e6:.1f} MB, {e.storage}",
         f"- sha256: {e.sha256}",
         f"- trained on: {e.trained_on}",
         "",
