@@ -10,7 +10,7 @@ import importlib
 import logging
 import sys
 
-from seqlab.commands import GROUPS
+from seqlab.commands import GROUPS, GroupParser
 from seqlab.errors import UserError
 
 
@@ -20,7 +20,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     With ``argv=None`` every group is built (for tools that walk the whole CLI)."""
     parser = argparse.ArgumentParser(prog="seqlab", description="Recurrent networks lab.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="group", required=True, metavar="{" + ",".join(GROUPS) + "}")
+    sub = parser.add_subparsers(
+        dest="group",
+        required=True,
+        metavar="{" + ",".join(GROUPS) + "}",
+        parser_class=GroupParser,  # lets translate and caption leave their verb out
+    )
     chosen = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for name, help in GROUPS.items():
         if argv is None or name == chosen:

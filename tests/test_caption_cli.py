@@ -125,6 +125,20 @@ def test_train_evaluate_and_caption_flickr8k_layout(flickr, tmp_path, capsys):
     assert main(["caption", str(image), "--checkpoint", str(out), "--n-best", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith(str(image))
+    # flags before the images, and --int8 (an int8 copy of the decoder)
+    assert main(["caption", "--checkpoint", str(out), "--int8", "--beam", "2", str(image)]) == 0
+    assert capsys.readouterr().out.startswith(f"{image}\t")
+
+
+def test_flags_may_come_before_the_images(tmp_path, capsys):
+    """`seqlab caption --checkpoint NAME --beam 3 photo.jpg` parses (and then finds no
+    checkpoint), and `seqlab caption --help` lists predict's flags and names the other verbs."""
+    missing = str(tmp_path / "missing.pt")
+    assert main(["caption", "--checkpoint", missing, "--beam", "3", "photo.jpg"]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert main(["caption", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(flag in out for flag in ("--beam", "--n-best", "--int8", "caption train"))
 
 
 def test_errors_are_one_line(flickr, tmp_path, capsys):

@@ -157,6 +157,7 @@ def test_readme_lists_the_shipped_models_as_the_registry_says():
 HELP = [["--help"], ["pretrained", "list"], ["nope"]]
 HELP += [[task, "train", "--help"] for task in ("charlm", "sentiment", "translate", "caption")]
 HELP += [["charlm", "train", "--bptt", "zero"]]  # a usage error in a trainer's flags
+HELP += [["translate", "--help"], ["caption", "--help"]]  # the implied verb's flags
 
 
 @pytest.mark.parametrize("argv", HELP)

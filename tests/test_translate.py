@@ -216,6 +216,29 @@ def test_cli_train_evaluate_translate(date_files, tmp_path, capsys):
     )
     assert len(capsys.readouterr().out.splitlines()) == 2
     assert main(["translate", "text", "may 3, 2001", "--checkpoint", str(run), "--beam", "1"]) == 0
+    capsys.readouterr()
+    # --int8: an int8 copy of the model, for the text and for evaluate
+    assert main(["translate", "--int8", "may 3, 2001", "--checkpoint", str(run)]) == 0
+    assert capsys.readouterr().out.strip()
+    assert main([*ev, "--int8", "--device", "cpu"]) == 0
+    int8 = json.loads(capsys.readouterr().out)
+    assert int8["perplexity"] == pytest.approx(scores["perplexity"], rel=0.1)  # rounding only
+
+
+def test_flags_may_come_before_the_text(tmp_path, capsys):
+    """`seqlab translate --beam 5 "Ein Hund ..."`: the text verb's flags work wherever a user puts
+    them, and `seqlab translate --help` lists them."""
+    from seqlab.cli import build_parser
+
+    argv = ["translate", "--beam", "3", "--n-best", "2", "Ein Hund läuft im Park."]
+    args = build_parser(argv).parse_args(argv)
+    assert (args.verb, args.text, args.beam, args.n_best) == ("text", argv[-1], 3, 2)
+    missing = str(tmp_path / "missing")
+    assert main(["translate", "--checkpoint", missing, "--beam", "5", "Ein Hund."]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err  # parsed, then the file is missing
+    assert main(["translate", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(flag in out for flag in ("--beam", "--checkpoint", "--int8", "translate train"))
 
 
 def test_cli_pairs_file_and_user_errors(date_files, tmp_path, capsys):

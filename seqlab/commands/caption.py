@@ -15,15 +15,16 @@ import argparse
 import json
 import sys
 
-from seqlab.commands import GROUPS, checkpoint_arg
+from seqlab.commands import GROUPS, checkpoint_arg, predictor_device
 from seqlab.config import HelpFormatter, OptimConfig, add_dataclass_args, add_train_args, from_args
 from seqlab.errors import UserError
 from seqlab.models.configs import ENCODERS, FEATURE_PRECISIONS, CaptionerConfig, EncoderConfig
+from seqlab.serving import add_int8_arg
 
 VERBS = ("train", "evaluate", "predict")
 USAGE = """seqlab caption train --dataset flickr8k --root DIR [--encoder NAME] [--attention] ...
        seqlab caption evaluate [--checkpoint PATH] --root DIR [--split test] [--beam 3]
-       seqlab caption IMAGE [IMAGE ...] [--checkpoint PATH] [--beam 3] [--n-best 1]"""
+       seqlab caption IMAGE [IMAGE ...] [--checkpoint PATH] [--beam 3] [--n-best 1] [--int8]"""
 
 
 def add_parser(sub) -> None:
@@ -32,6 +33,8 @@ def add_parser(sub) -> None:
         help=GROUPS["caption"],
         usage=USAGE,
         description=__doc__.split("\n\n")[0],
+        verbs=VERBS,
+        implied_verb="predict",  # image paths and predict's flags, in any order
     )
     p.add_argument(
         "rest",
@@ -81,12 +84,19 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
     )
     e.add_argument("--device", default="auto")
 
-    p = argparse.ArgumentParser(prog="seqlab caption", description="caption images")
+    p = argparse.ArgumentParser(
+        prog="seqlab caption",
+        usage="seqlab caption [flags] IMAGE [IMAGE ...] | seqlab caption {train,evaluate} ...",
+        description="Caption images (the shipped captioner by default).",
+        epilog="The other verbs: `seqlab caption train --help` (train a captioner) and "
+        "`seqlab caption evaluate --help` (BLEU-1..4 on a dataset split).",
+    )
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--checkpoint", **checkpoint_arg("caption"))
     p.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
     p.add_argument("--n-best", type=int, default=1, help="captions per image, best first")
     p.add_argument("--device", default="auto")
+    add_int8_arg(p)  # the decoder; the CNN encoder stays fp32
     return {"train": t, "evaluate": e, "predict": p}
 
 
@@ -140,8 +150,10 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     from seqlab.caption.predict import CaptionPredictor
+    from seqlab.serving import use_int8
 
-    pred = CaptionPredictor.from_checkpoint(args.checkpoint, args.device)
+    pred = CaptionPredictor.from_checkpoint(args.checkpoint, predictor_device(args))
+    pred = use_int8(pred, args.int8)  # the decoder; the CNN encoder stays fp32
     failed = 0
     for path in args.images:
         try:

@@ -11,40 +11,24 @@ import argparse
 import json
 import sys
 
-from seqlab.commands import GROUPS, checkpoint_arg
+from seqlab.commands import GROUPS, checkpoint_arg, predictor_device
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import Seq2SeqConfig
+from seqlab.serving import add_int8_arg
 
 VERBS = ("train", "evaluate", "text")
 OPTIM_DEFAULTS = {"lr": 1e-3, "schedule": "plateau", "clip_norm": 1.0}
-
-
-class _AnyVerb(dict):
-    """The verb table; every word passes argparse's choices check, so free text gets through."""
-
-    def __contains__(self, key) -> bool:
-        return True
-
-
-class _VerbOrText(argparse._SubParsersAction):
-    """A first argument that is not a verb is the text: `translate "Hallo"` = `translate text`."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        if values and values[0] not in dict.keys(self._name_parser_map):
-            values = ["text", *values]
-        super().__call__(parser, namespace, values, option_string)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "translate",
         help=GROUPS["translate"],
-        usage="seqlab translate {train,evaluate} ... | seqlab translate TEXT --checkpoint PATH",
+        usage="seqlab translate {train,evaluate} ... | seqlab translate [flags] TEXT",
+        verbs=VERBS,
+        implied_verb="text",  # any other first argument is text (or a flag of `text`)
     )
-    p.register("action", "verbs", _VerbOrText)
-    verbs = p.add_subparsers(
-        dest="verb", required=True, action="verbs", metavar="{train,evaluate,TEXT}"
-    )
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,evaluate,TEXT}")
 
     t = verbs.add_parser(
         "train",
@@ -70,7 +54,13 @@ def add_parser(sub) -> None:
     e.set_defaults(func=_evaluate)
 
     x = verbs.add_parser(
-        "text", prog="seqlab translate", help="translate TEXT (the verb may be left out)"
+        "text",
+        prog="seqlab translate",
+        usage="seqlab translate [flags] TEXT | seqlab translate {train,evaluate} ...",
+        help="translate TEXT (the verb may be left out)",
+        description="Translate TEXT with a seq2seq model (the shipped de->en one by default).",
+        epilog="The other verbs: `seqlab translate train --help` (train a translator) and "
+        "`seqlab translate evaluate --help` (BLEU and perplexity on a test set).",
     )
     x.add_argument("text", help='the sentence to translate; "-" reads lines from stdin')
     x.add_argument("--checkpoint", **checkpoint_arg("translate"))
@@ -78,7 +68,6 @@ def add_parser(sub) -> None:
     x.add_argument("--n-best", type=int, default=1, help="print the N best with their scores")
     x.add_argument("--attention", action="store_true", help="print the attention matrix")
     x.set_defaults(func=_translate)
-    verbs._name_parser_map = verbs.choices = _AnyVerb(verbs._name_parser_map)
 
 
 def _decoding_args(p: argparse.ArgumentParser) -> None:
@@ -90,6 +79,7 @@ def _decoding_args(p: argparse.ArgumentParser) -> None:
         help="GNMT alpha (0: none; default: the model's own, else 0.6)",
     )
     p.add_argument("--device", default="auto")
+    add_int8_arg(p)
 
 
 def _check_decoding(args) -> None:
@@ -117,11 +107,12 @@ def _evaluate(args) -> int:
     from pathlib import Path
 
     from seqlab.data.pairs import read_parallel
+    from seqlab.serving import use_int8
     from seqlab.translate.predict import Translator
 
     _check_decoding(args)
     pairs = read_parallel(args.src, args.ref)
-    tr = Translator.from_checkpoint(args.checkpoint, args.device)
+    tr = use_int8(Translator.from_checkpoint(args.checkpoint, predictor_device(args)), args.int8)
     sources, refs = [s for s, _ in pairs], [r for _, r in pairs]
     hyps = tr.translate_lines(sources, args.beam, args.length_penalty)  # decoded once
     scores = tr.evaluate(sources, refs, args.beam, args.length_penalty, hypotheses=hyps)
@@ -132,10 +123,11 @@ def _evaluate(args) -> int:
 
 
 def _translate(args) -> int:
+    from seqlab.serving import use_int8
     from seqlab.translate.predict import Translator
 
     _check_decoding(args)
-    tr = Translator.from_checkpoint(args.checkpoint, args.device)
+    tr = use_int8(Translator.from_checkpoint(args.checkpoint, predictor_device(args)), args.int8)
     if args.text == "-":
         lines = [ln.strip() for ln in sys.stdin if ln.strip()]
         for line in tr.translate_lines(lines, args.beam, args.length_penalty):
