@@ -15,7 +15,6 @@ Target: test BLEU-4 >= 21 with beam search (Xu et al. 2015, soft attention: 19.5
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from seqlab.data.captions import load_caption_set
 from seqlab.data.features import cache_key, cached_features, read_meta
 from seqlab.models.configs import CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
+from seqlab.strictjson import dumps
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -136,7 +136,7 @@ def main(argv=None) -> None:
         minutes = min(share * train_s, left) / 60
         results[name] = run_model(args, name, name == "attention", minutes)
     results["total_s"] = round(clock(), 1)
-    print(json.dumps(results, indent=2))
+    print(dumps(results, indent=2))
     print(
         f"\nFlickr8k test BLEU-1/2/3/4 (x100), Lite0 features, budget {args.max_minutes} "
         f"min (extraction {extract_s / 60:.1f} min, total {results['total_s'] / 60:.1f} min)"
@@ -148,7 +148,7 @@ def main(argv=None) -> None:
                 f"  {name:10s} {key:7s} " + " / ".join(f"{r[f'bleu{n}']:.1f}" for n in range(1, 5))
             )
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (Path(args.out) / "results.json").write_text(dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Run it on an otherwise idle machine: timings taken beside other work are not com
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from seqlab.charlm.config import CharLMTrainConfig
 from seqlab.charlm.train import train
 from seqlab.config import OptimConfig
 from seqlab.models.configs import CharLMConfig
+from seqlab.strictjson import dumps
 
 DEFAULT_TEXT = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare/input.txt"
 
@@ -86,7 +86,7 @@ def main() -> None:
         "target": "<= 1.50 nats in 20 min",
         "met": best <= 1.50 and a.max_minutes <= 20,
     }
-    print(json.dumps(result, indent=2))
+    print(dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ the same run, in each precision; the encoder's FLOPs come from torch's FlopCount
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 
@@ -34,6 +33,7 @@ from seqlab import hardware
 from seqlab.data.captions import load_caption_set
 from seqlab.data.features import _Images, cached_features
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
+from seqlab.strictjson import dumps
 
 
 def conv_rate(dtype: torch.dtype, reps: int = 10) -> float:
@@ -136,7 +136,7 @@ def main() -> None:
             result["test_bleu"][precision] = {k: s[k] for k in ("bleu1", "bleu4")}
             print(f"{a.caption_checkpoint} on {precision} features, test beam 3: "
                   f"BLEU-1 {s['bleu1']}, BLEU-4 {s['bleu4']}", flush=True)  # fmt: skip
-    print(json.dumps(result))
+    print(dumps(result))
 
 
 if __name__ == "__main__":

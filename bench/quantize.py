@@ -13,13 +13,13 @@ covers the decoder, and the frozen CNN is measured by bench/feature_extraction.p
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from seqlab import hardware, pretrained, quantize
+from seqlab.strictjson import dumps
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -49,7 +49,7 @@ def compare(name: str, predictor, run, metric: str, rounds: int = 2) -> dict:
         f"fp32_{metric}": scores["fp32"][metric],
         f"int8_{metric}": scores["int8"][metric],
     }
-    print(json.dumps(row), flush=True)
+    print(dumps(row), flush=True)
     return row
 
 

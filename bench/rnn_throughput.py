@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab import hardware
+from seqlab.strictjson import dumps
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 MODES = {"lstm": "lstm", "gru": "gru", "rnn": "rnn_tanh"}  # seqlab cell -> fused kernel
@@ -155,7 +156,7 @@ def main() -> None:
     a = p.parse_args()
     if a.child:  # inside the per-variant subprocess
         v, cell, h = a.child.split(":")
-        print(json.dumps(run_variant(v, cell, int(h), a.batch_size, a.bptt, a.steps)))
+        print(dumps(run_variant(v, cell, int(h), a.batch_size, a.bptt, a.steps)))
         return
     print(hardware.describe_cpu(), flush=True)
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
@@ -211,7 +212,7 @@ def main() -> None:
     print("* no fused bf16 kernel for this cell here: its recurrent layers ran in fp32")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"peak_gflops": peak, "rows": rows}, f, indent=2)
+            f.write(dumps({"peak_gflops": peak, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

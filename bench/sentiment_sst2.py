@@ -18,7 +18,6 @@ macro-F1, steps, epochs, wall time. Target: >= 86% dev accuracy for the LSTM (Ta
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from seqlab.config import OptimConfig
 from seqlab.models.configs import ClassifierConfig
 from seqlab.sentiment.config import SentimentTrainConfig
 from seqlab.sentiment.train import train
+from seqlab.strictjson import dumps
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
 
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['wall_s'] / 60:.1f} min |"
         )
     for r in rows:
-        print(json.dumps(r))
+        print(dumps(r))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ penalty choice and the test evaluations come after it.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from seqlab import hardware
 from seqlab.config import OptimConfig
 from seqlab.data.pairs import read_parallel
 from seqlab.models.configs import Seq2SeqConfig
+from seqlab.strictjson import dumps
 from seqlab.translate.config import TranslateTrainConfig
 from seqlab.translate.predict import Translator
 from seqlab.translate.train import train
@@ -137,11 +137,11 @@ def main(argv=None) -> int:
     results = []
     if args.max_minutes > 0:
         results.append(run_one(args, "attention", "bahdanau", args.max_minutes))
-        print(json.dumps(results[-1], indent=2), flush=True)
+        print(dumps(results[-1], indent=2), flush=True)
     baseline = args.max_minutes if args.baseline_max_minutes is None else args.baseline_max_minutes
     if baseline > 0:
         results.append(run_one(args, "no_attention", "none", baseline))
-        print(json.dumps(results[-1], indent=2), flush=True)
+        print(dumps(results[-1], indent=2), flush=True)
     print("\n| model | budget (min) | epochs done | test2016 BLEU greedy | beam | test ppl |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in results:
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
             f"{g['perplexity']:.1f} |"
         )
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "results.json").write_text(json.dumps(results, indent=2))
+    (Path(args.out) / "results.json").write_text(dumps(results, indent=2))
     print("signature:", results[0]["test"]["greedy"]["signature"])
     return 0
 

@@ -1,6 +1,7 @@
 """Plain-dict checkpoints: atomic writes, ``weights_only=True`` loading, clear errors.
 
-The bottom of the file-format layer: it imports nothing from seqlab but ``seqlab.errors``.
+The bottom of the file-format layer: it imports nothing from seqlab but ``seqlab.errors`` and
+``seqlab.strictjson``.
 ``seqlab.packing`` adds the compact ``.safetensors`` format on top of it, and
 ``seqlab.sources.load_checkpoint`` opens any of them, or a shipped model by name.
 
@@ -12,7 +13,6 @@ A checkpoint is one dict of tensors and plain Python data (no pickled objects)::
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import tempfile
@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from seqlab.errors import UserError
+from seqlab.strictjson import dumps
 
 FORMAT_VERSION = 1
 
@@ -61,7 +62,8 @@ def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> None:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+    """Write ``obj`` as strict JSON (a non-finite float as null), atomically."""
+    data = (dumps(obj, indent=2, sort_keys=True) + "\n").encode()
     atomic_write_bytes(path, lambda f: f.write(data))
 
 

@@ -60,7 +60,8 @@ class RunConfig:
     max_minutes: float = field(
         default=0.0,
         metadata={
-            "help": "stop after N minutes of training, counted across --resume (0: no limit)"
+            "help": "stop after N minutes of training in all: a --resume'd run counts the "
+            "interrupted run's minutes too, so raise N to train on (0: no limit)"
         },
     )
     eval_every: int = field(

@@ -4,6 +4,8 @@ metrics.jsonl holds one JSON object a line, in one shape for every trainer:
   - training records, every ``--log-every`` steps: ``step, loss, grad_norm, lr, clip_rate,
     tokens_per_s`` (plus the task's own values, e.g. caption's ``ce``);
   - validation records: ``step, epoch, elapsed_s`` and the scores, each prefixed ``val_``.
+A non-finite number (a skipped step's gradient norm) is written as null: every JSON file seqlab
+writes is strict JSON (``seqlab.strictjson``), and ``read_metrics`` reads null back as NaN.
 It is the source for ``seqlab grads plot`` and the tests; TensorBoard gets the same numbers
 under ``train/...`` and ``val/...``. Rank 0 alone writes; the other processes get a RunLog
 that writes nothing.

@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save
 
 from seqlab.checkpoint import FORMAT_VERSION, atomic_write_bytes
 from seqlab.errors import UserError
+from seqlab.strictjson import dumps
 
 STORAGES = ("fp16", "int8")
 INT8_MIN_NUMEL = 4096
@@ -86,7 +87,7 @@ def pack(ckpt: dict, path: str | Path, storage: str = "fp16") -> dict[str, int]:
     tensors: dict[str, torch.Tensor] = {}
     kinds: dict[str, str] = {}
     meta = {k: _split(v, k, storage, tensors, kinds) for k, v in keep.items()}
-    header = {HEADER_KEY: json.dumps({"checkpoint": meta, "storage": kinds}, sort_keys=True)}
+    header = {HEADER_KEY: dumps({"checkpoint": meta, "storage": kinds}, sort_keys=True)}
     data = save(tensors, metadata=header)  # the file's bytes, written atomically below
     atomic_write_bytes(path, lambda f: f.write(data))
     counts: dict[str, int] = {}

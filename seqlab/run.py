@@ -54,7 +54,8 @@ class Budget:
     ``--eval-every`` steps (0: after each epoch, and at least every fifth of ``--max-minutes``).
 
     ``elapsed_s`` carries a resumed run's training time on, so a time budget counts the
-    interrupted run's minutes too."""
+    interrupted run's minutes too (and the progress clock goes on from them): after a 60-minute
+    run, ``--resume --max-minutes 90`` trains 30 minutes more. The stop message says so."""
 
     def __init__(
         self,
@@ -70,6 +71,7 @@ class Budget:
         self.eval_every = cfg.eval_every
         self.info = info
         self.step, self.elapsed = step, elapsed_s
+        self.resumed_s = elapsed_s  # spent before --resume, inside the same --max-minutes
         self._start = time.perf_counter() - elapsed_s
         self._session = time.perf_counter()
         self._next_eval_s = elapsed_s + self.max_s / 5
@@ -92,7 +94,13 @@ class Budget:
         if self.total_steps and self.step >= self.total_steps:
             return f"step limit of {self.total_steps} reached"
         if self.max_s and self.elapsed >= self.max_s:
-            return f"time budget of {self.max_s / 60:g} minutes reached"
+            reason = f"time budget of {self.max_s / 60:g} minutes reached"
+            if self.resumed_s:
+                reason += (
+                    f" ({self.resumed_s / 60:.1f} minutes already spent before --resume; "
+                    "raise --max-minutes to continue)"
+                )
+            return reason
         return ""
 
     def eval_due(self, end_of_epoch: bool = False) -> bool:

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from seqlab import hardware
 from seqlab.config import PRECISIONS, OptimConfig
 from seqlab.errors import UserError
+from seqlab.strictjson import dumps
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ class MetricsLog:
         self._f = open(self.path, "a")  # noqa: SIM115 - closed in close()
 
     def write(self, **record) -> None:
-        self._f.write(json.dumps(record) + "\n")
+        self._f.write(dumps(record) + "\n")  # a non-finite value (a skipped step's norm): null
         self._f.flush()
 
     def close(self) -> None:
@@ -287,13 +288,17 @@ def _step_of(line: str) -> int:
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    """Read a ``metrics.jsonl`` file, skipping a torn last line."""
+    """Read a ``metrics.jsonl`` file, skipping a torn last line. A null (a non-finite number
+    when it was written, e.g. a skipped step's gradient norm) reads back as NaN, a gap in a plot."""
     out = []
     for ln in Path(path).read_text().splitlines():
         try:
-            out.append(json.loads(ln))
+            record = json.loads(ln)
         except json.JSONDecodeError:
             continue
+        if isinstance(record, dict):
+            record = {k: math.nan if v is None else v for k, v in record.items()}
+        out.append(record)
     return out
 
 

@@ -178,6 +178,66 @@ def test_the_clock_goes_on_across_resume(task, data, tmp_path, capsys):
     assert vals[0]["elapsed_s"] < 60 and 1000 < vals[1]["elapsed_s"] < 1060
 
 
+def _strict_json(text: str):
+    """json.loads that refuses NaN, Infinity and -Infinity (Python writes them; JSON has none)."""
+
+    def refuse(name: str):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_a_resume_past_its_time_budget_says_why_in_strict_json(task, data, tmp_path, capsys):
+    """`--resume --max-minutes 1` after 23.4 minutes of training stops at once and says that the
+    budget counts those minutes; its summary and every JSON file of the run parse as strict JSON
+    (a run with no validation in this session once printed "last_val_loss": NaN)."""
+    out = tmp_path / "run"
+    argv = [*data[task], *COMMON, "--epochs", "0", "--eval-every", "2", "--out", str(out)]
+    assert main([*argv, "--max-steps", "2"]) == 0
+    _strict_json(capsys.readouterr().out)
+    path = out / "ckpt_last.pt"
+    saved = torch.load(path, weights_only=True)
+    holder = saved["resume"] if "resume" in saved else saved  # epoch trainers keep it there
+    holder["elapsed_s"] = 23.4 * 60
+    torch.save(saved, path)
+    assert main([*argv, "--max-steps", "0", "--max-minutes", "1", "--resume"]) == 0
+    summary = _strict_json(capsys.readouterr().out)
+    assert summary["steps"] == 2
+    assert summary["stopped"] == (
+        "time budget of 1 minutes reached (23.4 minutes already spent before --resume; "
+        "raise --max-minutes to continue)"
+    )
+    files = [*out.glob("*.json"), *out.glob("*.jsonl")]
+    assert {"config.json", "metrics.jsonl"} <= {f.name for f in files}
+    for f in files:
+        for line in f.read_text().splitlines() if f.suffix == ".jsonl" else [f.read_text()]:
+            _strict_json(line)
+
+
+def test_json_writers_write_non_finite_numbers_as_null(tmp_path):
+    """config.json-style files and metrics.jsonl hold null for NaN/Infinity; read_metrics gives
+    NaN back, so plots show a gap."""
+    import math
+
+    from seqlab.checkpoint import write_json
+    from seqlab.training import MetricsLog
+
+    write_json(tmp_path / "a.json", {"loss": math.nan, "best": [math.inf, -math.inf, 1.5]})
+    assert _strict_json((tmp_path / "a.json").read_text()) == {
+        "best": [None, None, 1.5],
+        "loss": None,
+    }
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    log.write(step=1, loss=2.0, grad_norm=math.inf)
+    log.close()
+    assert _strict_json((tmp_path / "metrics.jsonl").read_text()) == {
+        "step": 1, "loss": 2.0, "grad_norm": None,
+    }  # fmt: skip
+    [record] = read_metrics(tmp_path / "metrics.jsonl")
+    assert record["loss"] == 2.0 and math.isnan(record["grad_norm"])
+
+
 def test_tensorboard_without_the_package_is_one_line(data, tmp_path, capsys, monkeypatch):
     import sys
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import html
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from seqlab.charlm.inspect import GATES, HIGH, LOW, Trace, top_cells
 from seqlab.data.text import split_text
 from seqlab.ngram import CharNGram
+from seqlab.strictjson import dumps
 
 
 def colour(value: float) -> str:
@@ -121,7 +121,7 @@ def write_report(tr: Trace, text: str, out: Path, ngram_order: int = 5, val_frac
     summary |= compare_ngram(tr, text, out, ngram_order, val_fraction)
     summary["top_cells"] = [r for r in rows if r["rank"] == 1]
     summary["gates"] = list(tr.saturation) or "none: a vanilla RNN has no gates"
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.json").write_text(dumps(summary, indent=2) + "\n")
     return summary
 
 

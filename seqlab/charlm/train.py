@@ -146,7 +146,9 @@ def train(
 
     total = budget.total_steps
     bar = run.progress_bar(budget, info, "charlm")
-    val_loss, tokens, stop = math.nan, 0, budget.stop_reason() or best.stop_reason()
+    # the last validation so far: the checkpoint's when resumed (it may stop before validating)
+    val_loss = resume["metrics"]["val_loss"] if resume is not None else math.nan
+    tokens, stop = 0, budget.stop_reason() or best.stop_reason()
     model.train()
     while not stop:
         windows = list(tbptt_windows(streams.size(1) - 1, k1, k2, start=pos))

@@ -12,7 +12,6 @@ A first argument that is not a verb is an image path (``predict`` is the verb it
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from seqlab.commands import GROUPS, checkpoint_arg, predictor_device
@@ -20,6 +19,7 @@ from seqlab.config import HelpFormatter, OptimConfig, add_dataclass_args, add_tr
 from seqlab.errors import UserError
 from seqlab.models.configs import ENCODERS, FEATURE_PRECISIONS, CaptionerConfig, EncoderConfig
 from seqlab.serving import add_int8_arg
+from seqlab.strictjson import dumps
 
 VERBS = ("train", "evaluate", "predict")
 USAGE = """seqlab caption train --dataset flickr8k --root DIR [--encoder NAME] [--attention] ...
@@ -126,7 +126,7 @@ def _train(args) -> int:
         from_args(EncoderConfig, args, base),
         from_args(OptimConfig, args, base),
     )
-    print_main(json.dumps(summary, indent=2))  # once, not per process
+    print_main(dumps(summary, indent=2))  # once, not per process
     return 0
 
 
@@ -144,7 +144,7 @@ def _evaluate(args) -> int:
         device=args.device,
         feature_precision=args.feature_precision,
     )
-    print(json.dumps(scores))
+    print(dumps(scores))
     return 0
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import CharLMConfig
+from seqlab.strictjson import dumps
 
 
 def add_parser(sub) -> None:
@@ -68,7 +67,7 @@ def _train(args) -> int:
     base = base_config(args.config, args.resume, args.out or f"runs/{TASK}")
     cfg = from_args(CharLMTrainConfig, args, base)
     summary = train(cfg, from_args(CharLMConfig, args, base), from_args(OptimConfig, args, base))
-    print_main(json.dumps(summary, indent=2))  # once, not per process
+    print_main(dumps(summary, indent=2))  # once, not per process
     return 0
 
 
@@ -95,7 +94,7 @@ def _evaluate(args) -> int:
     pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
     loss = pred.loss(text)
     print(
-        json.dumps(
+        dumps(
             {
                 "loss_nats": round(loss, 4),
                 "bits_per_char": round(loss / math.log(2), 4),
@@ -129,7 +128,7 @@ def _inspect(args) -> int:
     tr = trace(pred.model, ids, text, save=args.save)
     summary = write_report(tr, text, Path(args.out), args.ngram_order)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps({k: v for k, v in summary.items() if k != "top_cells"}, indent=2))
+    print(dumps({k: v for k, v in summary.items() if k != "top_cells"}, indent=2))
     for row in summary["top_cells"]:
         print(
             f"{row['feature']:17} layer {row['layer'] + 1} {row['state']}[{row['unit']}]"

@@ -14,6 +14,7 @@ import sys
 from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import ClassifierConfig
+from seqlab.strictjson import dumps
 
 # Defaults that suit sentence classification better than the shared optimiser defaults
 # (Adam at 1e-3 without decay, early stopping on the dev set picks the epoch).
@@ -66,7 +67,7 @@ def _train(args) -> int:
     cfg = from_args(SentimentTrainConfig, args, base)
     ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
     summary = train(cfg, from_args(ClassifierConfig, args, base), ocfg)
-    print_main(json.dumps(summary, indent=2))  # once, not per process
+    print_main(dumps(summary, indent=2))  # once, not per process
     return 0
 
 
@@ -78,7 +79,7 @@ def _evaluate(args) -> int:
     data = load_labelled(args.data, args.text_column, args.label_column, args.skip_bad)
     result = pred.evaluate(data)
     result["skipped_rows"] = data.skipped
-    print(json.dumps(result))
+    print(dumps(result))
     return 0
 
 

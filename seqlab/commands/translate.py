@@ -8,13 +8,13 @@ Any first argument that is not a verb is text to translate ("-" reads lines from
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from seqlab.commands import GROUPS, checkpoint_arg, predictor_device
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import Seq2SeqConfig
 from seqlab.serving import add_int8_arg
+from seqlab.strictjson import dumps
 
 VERBS = ("train", "evaluate", "text")
 OPTIM_DEFAULTS = {"lr": 1e-3, "schedule": "plateau", "clip_norm": 1.0}
@@ -99,7 +99,7 @@ def _train(args) -> int:
     cfg = from_args(TranslateTrainConfig, args, base)
     ocfg = from_args(OptimConfig, args, {**OPTIM_DEFAULTS, **base})
     summary = train(cfg, from_args(Seq2SeqConfig, args, base), ocfg)
-    print_main(json.dumps(summary, indent=2))  # once, not per process
+    print_main(dumps(summary, indent=2))  # once, not per process
     return 0
 
 
@@ -118,7 +118,7 @@ def _evaluate(args) -> int:
     scores = tr.evaluate(sources, refs, args.beam, args.length_penalty, hypotheses=hyps)
     if args.output:
         Path(args.output).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    print(json.dumps(scores, indent=2))
+    print(dumps(scores, indent=2))
     return 0
 
 
