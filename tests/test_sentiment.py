@@ -231,6 +231,11 @@ def test_cli_train_evaluate_predict(tmp_path, splits, tokenizer, capsys, monkeyp
     assert main(["sentiment", "evaluate", "--checkpoint", str(out), "--data", str(dev)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 40 and len(result["confusion"]) == 2
+    # a percentage, as the model cards print it (86.12 for 751 of 872)
+    assert result["accuracy"] == round(100 * result["correct"] / result["n"], 2)
+    assert result["correct"] == sum(result["confusion"][k][k] for k in range(2))
+    assert main(["sentiment", "evaluate", "--help"]) == 0
+    assert "accuracy in percent" in capsys.readouterr().out
 
     assert (
         main(

@@ -1,7 +1,7 @@
 """`seqlab sentiment train|evaluate|predict`: many-to-one text classifiers (sentiment and others).
 
 seqlab sentiment train --train sst2/train.tsv --dev sst2/dev.tsv --out runs/sst2
-seqlab sentiment evaluate --checkpoint runs/sst2 --data sst2/dev.tsv
+seqlab sentiment evaluate --checkpoint runs/sst2 --data sst2/dev.tsv    # accuracy in percent
 seqlab sentiment predict "not good at all" "a wonderful ending"     # the shipped model
 cat reviews.txt | seqlab sentiment predict --checkpoint runs/sst2
 """
@@ -35,7 +35,14 @@ def add_parser(sub) -> None:
     add_train_args(t, SentimentTrainConfig, ClassifierConfig, OptimConfig)
     t.set_defaults(func=_train)
 
-    e = verbs.add_parser("evaluate", help="accuracy, macro-F1 and confusion matrix on data")
+    e = verbs.add_parser(
+        "evaluate",
+        help="accuracy, macro-F1 and confusion matrix on data",
+        description="Prints one JSON object, on the model cards' scales: accuracy in percent "
+        "(86.12 means 86.12%), correct and n (accuracy = 100 * correct / n), macro_f1 in [0, 1], "
+        "confusion (rows: true label, columns: predicted, both in the order of labels), labels "
+        "and skipped_rows.",
+    )
     e.add_argument("--checkpoint", **checkpoint_arg("sentiment"))
     e.add_argument("--data", required=True, help="labelled .tsv/.csv/.jsonl or aclImdb folder")
     e.add_argument("--text-column", default=None, help="column/key with the text")
@@ -77,9 +84,21 @@ def _evaluate(args) -> int:
 
     pred = SentimentPredictor.from_checkpoint(args.checkpoint, args.device)
     data = load_labelled(args.data, args.text_column, args.label_column, args.skip_bad)
-    result = pred.evaluate(data)
-    result["skipped_rows"] = data.skipped
-    print(dumps(result))
+    result = pred.evaluate(data)  # accuracy as a fraction
+    correct = sum(result["confusion"][k][k] for k in range(len(result["labels"])))
+    print(
+        dumps(
+            {
+                "accuracy": round(100 * result["accuracy"], 2),  # percent, as the model cards
+                "correct": correct,
+                "n": result["n"],
+                "macro_f1": round(result["macro_f1"], 4),
+                "confusion": result["confusion"],
+                "labels": result["labels"],
+                "skipped_rows": data.skipped,
+            }
+        )
+    )
     return 0
 
 
