@@ -98,6 +98,26 @@ def test_sampling_is_reproducible_with_a_seed(tmp_path, text_file):
     assert pred.sample("Be", 0) == "Be"
 
 
+def test_sample_has_a_default_seed_and_says_which(tmp_path, text_file, capsys):
+    """`seqlab charlm sample` twice without --seed: the same text; the seed is said on stderr."""
+    out = tmp_path / "run"
+    argv = ["charlm", "train", "--text", str(text_file), "--out", str(out), "--max-steps", "3"]
+    assert main([*argv, *TINY]) == 0
+    capsys.readouterr()
+    argv = ["charlm", "sample", "--checkpoint", str(out), "--length", "200", "--temperature", "1"]
+    samples = []
+    for _ in range(2):
+        torch.manual_seed(len(samples))  # the global generator must not matter
+        assert main(argv) == 0
+        captured = capsys.readouterr()
+        samples.append(captured.out)
+        assert "seed 1337" in captured.err
+    assert samples[0] == samples[1]
+    assert main([*argv, "--seed", "5"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out != samples[0] and "seed 5" in captured.err
+
+
 def _cfgs(text_file, out, **kw):
     cfg = CharLMTrainConfig(
         text=str(text_file),

@@ -105,6 +105,28 @@ def test_cli_writes_the_report(quote_run, tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     assert "inside_quotes" in capsys.readouterr().out
     (tmp_path / "short.txt").write_text("too short")
+    (tmp_path / "digits.txt").write_text("0123456789" * 20)  # nothing the model knows
     argv = ["charlm", "inspect", "--text", str(tmp_path / "short.txt"), "--checkpoint"]
     assert main([*argv, str(quote_run), "--out", str(tmp_path / "x")]) == 1
     assert "at least 100" in capsys.readouterr().err
+    argv = ["charlm", "inspect", "--text", str(tmp_path / "digits.txt"), "--checkpoint"]
+    assert main([*argv, str(quote_run), "--out", str(tmp_path / "x")]) == 1
+    assert "0 characters the model knows (200 skipped)" in capsys.readouterr().err
+
+
+def test_cli_skips_the_characters_the_model_never_saw(quote_run, tmp_path, capsys):
+    """Digits (never in the quote model's text) are left out and counted, not a refusal."""
+    text = planted(4000, seed=5)
+    path = tmp_path / "text.txt"
+    path.write_text(text[:2000] + " 1999 2024 42 " + text[2000:])
+    out = tmp_path / "inspect"
+    argv = ["charlm", "inspect", "--text", str(path), "--out", str(out), "--save", "500"]
+    assert main([*argv, "--checkpoint", str(quote_run)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 10 of 4014 characters the model never saw ('01249')" in err
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=refuse)
+    assert summary["skipped_characters"] == 10 and summary["characters"] == 4004

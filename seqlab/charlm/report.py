@@ -92,8 +92,11 @@ def saturation_plot(tr: Trace, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def write_report(tr: Trace, text: str, out: Path, ngram_order: int = 5, val_fraction=0.1) -> dict:
-    """Write every file into `out`; returns the summary (also written as summary.json)."""
+def write_report(
+    tr: Trace, text: str, out: Path, ngram_order: int = 5, val_fraction=0.1, skipped: int = 0
+) -> dict:
+    """Write every file into `out`; returns the summary (also written as summary.json).
+    ``skipped``: characters left out of ``text`` because the model never saw them."""
     out.mkdir(parents=True, exist_ok=True)
     for kind, arr in tr.states.items():
         np.save(out / f"activations_{kind}.npy", arr)
@@ -117,7 +120,12 @@ def write_report(tr: Trace, text: str, out: Path, ngram_order: int = 5, val_frac
     if sat_rows:
         _write_csv(out / "saturation.csv", sat_rows)
         saturation_plot(tr, out / "saturation.png")
-    summary = {"characters": tr.n, "cell": tr.cell, "streams_note": "see charlm_inspect"}
+    summary = {
+        "characters": tr.n,
+        "skipped_characters": skipped,
+        "cell": tr.cell,
+        "streams_note": "see charlm_inspect",
+    }
     summary |= compare_ngram(tr, text, out, ngram_order, val_fraction)
     summary["top_cells"] = [r for r in rows if r["rank"] == 1]
     summary["gates"] = list(tr.saturation) or "none: a vanilla RNN has no gates"

@@ -1,11 +1,15 @@
-"""`seqlab charlm train|sample|evaluate`: character-level language models."""
+"""`seqlab charlm train|sample|evaluate|inspect`: character-level language models."""
 
 from __future__ import annotations
+
+import sys
 
 from seqlab.commands import GROUPS, checkpoint_arg
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import CharLMConfig
 from seqlab.strictjson import dumps
+
+SAMPLE_SEED = 1337  # `charlm sample` without --seed: the same command gives the same text
 
 
 def add_parser(sub) -> None:
@@ -29,7 +33,13 @@ def add_parser(sub) -> None:
     s.add_argument("--temperature", type=float, default=0.8, help="0 means greedy")
     s.add_argument("--top-k", type=int, default=0, help="sample among the k most likely (0: all)")
     s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold")
-    s.add_argument("--seed", type=int, default=None, help="random seed for sampling")
+    s.add_argument(
+        "--seed",
+        type=int,
+        default=SAMPLE_SEED,
+        help=f"random seed for sampling: the same seed, the same text (default: {SAMPLE_SEED}; "
+        "the seed used is printed to stderr)",
+    )
     s.add_argument("--device", default="auto")
     s.set_defaults(func=_sample)
 
@@ -51,7 +61,12 @@ def add_parser(sub) -> None:
         help="what the cells track: activations, feature correlations, gate saturation, n-gram",
     )
     i.add_argument("--checkpoint", **checkpoint_arg("charlm"))
-    i.add_argument("--text", required=True, help="UTF-8 text to run the model over (<= 1 MB)")
+    i.add_argument(
+        "--text",
+        required=True,
+        help="UTF-8 text to run the model over (<= 2 MB); characters the model never saw are "
+        "skipped, and counted",
+    )
     i.add_argument("--out", default="runs/inspect", help="folder for the CSV/HTML/PNG/npy files")
     i.add_argument("--save", type=int, default=20000, help="characters whose states are saved")
     i.add_argument("--ngram-order", type=int, default=5, help="order of the n-gram baseline")
@@ -76,6 +91,8 @@ def _sample(args) -> int:
 
     pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
     print(pred.sample(args.prime, args.length, args.temperature, args.top_k, args.top_p, args.seed))
+    if args.temperature > 0:  # greedy (0) draws nothing
+        print(f"seqlab: seed {args.seed} (--seed N for another sample)", file=sys.stderr)
     return 0
 
 
@@ -116,17 +133,28 @@ def _inspect(args) -> int:
     from seqlab.errors import UserError
 
     text = read_text(args.text)
-    if len(text) < 100:
-        raise UserError(f"{args.text} has {len(text)} characters; inspect needs at least 100")
     if len(text) > 2_000_000:
         raise UserError(f"{args.text} has {len(text):,} characters; inspect reads at most 2 MB")
     if args.save < 1 or args.ngram_order < 1:
         raise UserError("--save and --ngram-order must be >= 1")
     t0 = time.perf_counter()
     pred = CharLMPredictor.from_checkpoint(args.checkpoint, "cpu")
-    ids = pred.vocab.encode(text, what=args.text)
-    tr = trace(pred.model, ids, text, save=args.save)
-    summary = write_report(tr, text, Path(args.out), args.ngram_order)
+    known = "".join(ch for ch in text if ch in pred.vocab.index)  # the model has no id for others
+    skipped = len(text) - len(known)
+    if len(known) < 100:
+        raise UserError(
+            f"{args.text} has {len(known)} characters the model knows ({skipped} skipped); "
+            "inspect needs at least 100"
+        )
+    if skipped:
+        unseen = "".join(sorted({ch for ch in text if ch not in pred.vocab.index}))
+        print(
+            f"seqlab: skipped {skipped} of {len(text)} characters the model never saw "
+            f"({unseen[:20]!r}); inspecting the other {len(known)}",
+            file=sys.stderr,
+        )
+    tr = trace(pred.model, pred.vocab.encode(known), known, save=args.save)
+    summary = write_report(tr, known, Path(args.out), args.ngram_order, skipped=skipped)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     print(dumps({k: v for k, v in summary.items() if k != "top_cells"}, indent=2))
     for row in summary["top_cells"]:
