@@ -27,16 +27,32 @@ from seqlab.grads.train import TASKS, GradTrainConfig, compare
 from seqlab.serving import add_server_args, launch
 from seqlab.training import read_metrics
 
-MAX_FORGET_BIASES = 5  # one LSTM curve each: more is unreadable, and each costs a measurement
+MAX_FORGET_BIASES = 5  # per gated cell, one curve each: more is unreadable, and each is measured
 # steps x runs (cells x lengths x clipped or not): about 10 minutes on a CPU by the button's
 # estimate; one training holds the tab's only slot (seqlab.serving.CONCURRENCY) while it runs
 MAX_TRAIN_STEPS = 10_000
+UPDATE_BIAS = "0,3"  # the GRU update-gate biases the page starts with (an API call may omit them)
 
 INTRO = """# seqlab gradient lab
 A loss on the **last** step of a length-T sequence sends a gradient back to every hidden state
 h_t. Its norm, against the distance T - t, shows the vanishing gradient problem (Bengio, Simard and
-Frasconi 1994) and how gates avoid it (Hochreiter and Schmidhuber 1997). Pick cells and knobs;
-the curves are measured with autograd on the from-scratch cells, averaged over seeds."""
+Frasconi 1994) and how gates avoid it once they are set to keep the state (Hochreiter and
+Schmidhuber 1997). Pick cells and knobs; the curves are measured with autograd on the from-scratch
+cells, averaged over seeds."""
+GATES_NOTE = """**Why the GRU at bias 0 vanishes like the RNN.** A gate keeps the old state as far
+as it is open: the LSTM's forget gate f and the GRU's update gate z (h_t = (1 - z) n + z h_{t-1}).
+At bias 0 (torch.nn initialises both near 0) they sit near sigmoid(0) = 0.5, so about half the
+signal is lost at every step, as in the plain RNN. A bias of 3 holds them about 0.95 open and the
+gradient reaches 100 steps back (forget gate: Gers et al. 2000; update gate: Tallec and Ollivier
+2018). Training opens them too: in the Training tab the GRU learns what the RNN cannot."""
+
+
+def _biases(text, gate: str) -> str:
+    """A comma-separated list of gate biases from the page, refused when too long."""
+    text = str(text or "")
+    if len(text) > 20 * MAX_FORGET_BIASES or text.count(",") >= MAX_FORGET_BIASES:
+        raise gr.Error(f"Give at most {MAX_FORGET_BIASES} {gate} biases, e.g. 0,1,3.")
+    return text
 
 
 def temporal_view(
@@ -47,21 +63,24 @@ def temporal_view(
     forget_bias,
     hidden_size,
     seeds,
+    update_bias=UPDATE_BIAS,
     progress=gr.Progress(),  # noqa: B008 - gradio's idiom
 ):
     """Measure and plot ||dL/dh_t||; returns (figure, markdown summary)."""
     if not cells:
         raise gr.Error("Pick at least one cell.")
-    forget_bias = str(forget_bias or "")
-    if len(forget_bias) > 20 * MAX_FORGET_BIASES or forget_bias.count(",") >= MAX_FORGET_BIASES:
-        raise gr.Error(f"Give at most {MAX_FORGET_BIASES} forget-gate biases, e.g. 0,1,3.")
+    forget_bias, update_bias = (
+        _biases(forget_bias, "forget-gate"),
+        _biases(update_bias, "update-gate"),
+    )
     try:
         cfg = TemporalConfig(
             cells=",".join(cells),
             seq_len=int(seq_len),
             radius=float(radius),
             init=init,
-            forget_bias=str(forget_bias),
+            forget_bias=forget_bias,
+            update_bias=update_bias,
             hidden_size=int(hidden_size),
             input_size=int(hidden_size),
             seeds=int(seeds),
@@ -172,6 +191,7 @@ def build_demo() -> gr.Blocks:
                     )
                     init = gr.Dropdown(list(INITS), value="default", label="recurrent init")
                     forget = gr.Textbox("0,1,3", label="LSTM forget-gate bias (comma-separated)")
+                    update = gr.Textbox(UPDATE_BIAS, label="GRU update-gate bias (comma-separated)")
                     hidden = gr.Slider(4, 128, value=64, step=4, label="hidden size")
                     seeds = gr.Slider(1, 5, value=3, step=1, label="seeds to average")
                     measure = gr.Button("Measure", variant="primary")
@@ -183,7 +203,8 @@ def build_demo() -> gr.Blocks:
                         "recurrent init `orthogonal` and a spectral radius above 1 (say 1.1): "
                         "the norm then grows like radius^(T - t) instead of shrinking."
                     )
-            inputs = [cells, seq_len, radius, init, forget, hidden, seeds]
+                    gr.Markdown(GATES_NOTE)
+            inputs = [cells, seq_len, radius, init, forget, hidden, seeds, update]
             outputs = [temporal_plot, temporal_table]
             measure.click(temporal_view, inputs, outputs, api_name="temporal")
             for comp in (cells, init):
@@ -202,7 +223,8 @@ def build_demo() -> gr.Blocks:
                     trigger_mode="always_last",
                     api_visibility="private",
                 )
-            forget.submit(temporal_view, inputs, outputs, api_visibility="private")
+            for comp in (forget, update):
+                comp.submit(temporal_view, inputs, outputs, api_visibility="private")
             demo.load(temporal_view, inputs, outputs, api_visibility="private")
         with gr.Tab("Training"):
             gr.Markdown(

@@ -66,7 +66,7 @@ def gradients_app(checkpoint: str | None):
 
     if checkpoint:
         raise SystemExit("app_latency: error: the gradient lab takes no --checkpoint")
-    defaults = (["rnn", "lstm", "gru"], 100, 0.9, "default", "0,1,3", 64, 3)  # the page's own
+    defaults = (["rnn", "lstm", "gru"], 100, 0.9, "default", "0,1,3", 64, 3, "0,3")  # the page's
     return build_demo(), "/temporal", [defaults]
 
 

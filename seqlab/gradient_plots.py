@@ -21,18 +21,22 @@ COLORS = {
 }
 
 
-LSTM_SHADES = ["#6baed6", "#2171b5", "#08306b", "#9ecae1", "#4292c6", "#08519c"]
+SHADES = {  # several gate biases of one cell: shades of its colour
+    "lstm": ["#6baed6", "#2171b5", "#08306b", "#9ecae1", "#4292c6", "#08519c"],
+    "gru": ["#74c476", "#238b45", "#00441b", "#a1d99b", "#41ab5d", "#006d2c"],
+}
 
 
 def _palette(labels: list[str]) -> dict[str, str]:
-    """A fixed colour per cell family (several LSTM forget biases: shades of blue)."""
-    colors, shade, other = {}, 0, 0
+    """A fixed colour per cell family (several LSTM forget or GRU update biases: shades)."""
+    colors, shade, other = {}, {cell: 0 for cell in SHADES}, 0
     for label in labels:
+        family = label.split(" ")[0]
         if label in COLORS:
             colors[label] = COLORS[label]
-        elif label.startswith("lstm"):
-            colors[label] = LSTM_SHADES[shade % len(LSTM_SHADES)]
-            shade += 1
+        elif family in SHADES:
+            colors[label] = SHADES[family][shade[family] % len(SHADES[family])]
+            shade[family] += 1
         else:
             colors[label] = f"C{(4 + other) % 10}"
             other += 1

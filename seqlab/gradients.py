@@ -76,6 +76,13 @@ class TemporalConfig:
             "help": "LSTM forget-gate bias b_f, one curve per comma-separated value (e.g. 0,1,3)"
         },
     )
+    update_bias: str = field(
+        default="",
+        metadata={
+            "help": "GRU update-gate bias b_z, one curve per comma-separated value (e.g. 0,3); "
+            "empty: as torch.nn initialises it (near 0)"
+        },
+    )
     seeds: int = field(default=5, metadata={"help": "random seeds to average over"})
     dtype: str = field(
         default="float64",
@@ -98,6 +105,7 @@ class TemporalConfig:
         check(self.seeds >= 1, f"--seeds must be >= 1, got {self.seeds}")
         check(self.init in INITS, f"--init must be one of {INITS}, got {self.init!r}")
         parse_list(self.forget_bias, float)
+        parse_list(self.update_bias, float)
 
 
 def spectral_radius(w: Tensor) -> float:
@@ -107,13 +115,20 @@ def spectral_radius(w: Tensor) -> float:
 
 @torch.no_grad()
 def init_recurrent(
-    layer: RNNBase, init: str = "default", radius: float = 0.0, forget_bias: float = 0.0
+    layer: RNNBase,
+    init: str = "default",
+    radius: float = 0.0,
+    forget_bias: float = 0.0,
+    update_bias: float | None = None,
 ) -> None:
     """Re-initialise each (H, H) gate block of every W_hh, then scale it to ``radius``.
 
     For the LSTM the forget-gate bias (gate order i, f, g, o: the slice [H:2H]) is set so that
     b_if + b_hf = forget_bias exactly: the whole value goes into bias_ih, bias_hh's slice is 0
-    (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1).
+    (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1). For the GRU (gate order r, z, n) the
+    update-gate bias b_z is set the same way when ``update_bias`` is given: in
+    h_t = (1 - z) * n + z * h_{t-1} a z near 1 keeps the state, the forget gate's part (Tallec
+    and Ollivier 2018 set both biases from the time span to remember); None keeps torch's init.
     """
     H = layer.hidden_size
     for name, w in layer.named_parameters():
@@ -126,22 +141,25 @@ def init_recurrent(
                 block.copy_(torch.eye(H, dtype=w.dtype))
             if radius > 0:
                 block.mul_(radius / spectral_radius(block))
-    if layer.mode == "lstm" and layer.bias:
+    gate_bias = {"lstm": forget_bias, "gru": update_bias}.get(layer.mode)
+    if gate_bias is not None and layer.bias:
         for name, b in layer.named_parameters():
             if name.startswith("bias_ih"):
-                b[H : 2 * H] = forget_bias
+                b[H : 2 * H] = gate_bias  # f (LSTM) or z (GRU): the second block either way
             elif name.startswith("bias_hh"):
                 b[H : 2 * H] = 0.0
 
 
-def build_layer(cell: str, cfg: TemporalConfig, forget_bias: float = 0.0) -> RNNBase:
+def build_layer(
+    cell: str, cfg: TemporalConfig, forget_bias: float = 0.0, update_bias: float | None = None
+) -> RNNBase:
     """A scratch-backend layer for ``cell``, initialised by the config's knobs."""
     dtype = getattr(torch, cfg.dtype)
     name = "rnn" if cell == "rnn_linear" else cell  # the linear RNN reuses the RNN's parameters
     layer = make_rnn(
         name, cfg.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True, backend="scratch"
     ).to(dtype)
-    init_recurrent(layer, cfg.init, cfg.radius, forget_bias)
+    init_recurrent(layer, cfg.init, cfg.radius, forget_bias, update_bias)
     layer.keep_states = True
     return layer
 
@@ -211,24 +229,28 @@ def gradient_reach(layer: RNNBase, x: Tensor) -> float:
     return norms[-1] / norms[0] if norms[0] > 0 else 0.0
 
 
-def cell_label(cell: str, nonlinearity: str, forget_bias: float, n_biases: int) -> str:
-    """Canonical names for the CSV: rnn (tanh), rnn_relu, rnn_linear, lstm, gru."""
+def cell_label(cell: str, nonlinearity: str, gate_bias: float | None, n_biases: int) -> str:
+    """Canonical names for the CSV: rnn (tanh), rnn_relu, rnn_linear, lstm, gru; with several
+    gate biases, lstm (b_f=1) and gru (b_z=3)."""
     if cell == "rnn" and nonlinearity != "tanh":
         cell = f"rnn_{nonlinearity}"
-    if cell == "lstm" and n_biases > 1:
-        return f"lstm (b_f={forget_bias:g})"
+    if cell in ("lstm", "gru") and n_biases > 1:
+        return f"{cell} (b_{'f' if cell == 'lstm' else 'z'}={gate_bias:g})"
     return cell
 
 
-def _variants(cfg: TemporalConfig) -> list[tuple[str, str, float]]:
-    """(label, cell, forget_bias) for every curve to measure."""
-    biases = parse_list(cfg.forget_bias, float) or [0.0]
+def _variants(cfg: TemporalConfig) -> list[tuple[str, str, float, float | None]]:
+    """(label, cell, forget_bias, update_bias) for every curve to measure."""
+    forget = parse_list(cfg.forget_bias, float) or [0.0]
+    update = parse_list(cfg.update_bias, float) or [None]
     out = []
     for cell in parse_list(cfg.cells):
-        for fb in biases if cell == "lstm" else [0.0]:
-            label = cell_label(cell, cfg.nonlinearity, fb, len(biases))
+        biases = forget if cell == "lstm" else update if cell == "gru" else [None]
+        for bias in biases:
+            label = cell_label(cell, cfg.nonlinearity, bias, len(biases))
+            fb, ub = (bias, None) if cell == "lstm" else (0.0, bias)
             if label not in [v[0] for v in out]:  # "rnn" with --nonlinearity linear = rnn_linear
-                out.append((label, cell, fb))
+                out.append((label, cell, fb, ub))
     return out
 
 
@@ -244,8 +266,8 @@ def measure_temporal(cfg: TemporalConfig, progress=None) -> list[dict]:
     # (about 4x slower on a busy 2-core machine, measured).
     torch.set_num_threads(1)
     try:
-        for label, cell, fb in variants:
-            rows += _measure_variant(cfg, label, cell, fb)
+        for label, cell, fb, ub in variants:
+            rows += _measure_variant(cfg, label, cell, fb, ub)
             done += cfg.seeds
             if progress is not None:
                 progress(done / total, label)
@@ -254,13 +276,15 @@ def measure_temporal(cfg: TemporalConfig, progress=None) -> list[dict]:
     return rows
 
 
-def _measure_variant(cfg: TemporalConfig, label: str, cell: str, fb: float) -> list[dict]:
+def _measure_variant(
+    cfg: TemporalConfig, label: str, cell: str, fb: float, ub: float | None
+) -> list[dict]:
     """One curve per layer: the norm at each distance, averaged over the seeds."""
     kind = f"rnn_{cfg.nonlinearity}" if cell == "rnn" and cfg.nonlinearity != "tanh" else cell
     sums: list[list[float]] = []
     for seed in range(cfg.seeds):
         torch.manual_seed(seed)
-        layer = build_layer(kind, cfg, fb)
+        layer = build_layer(kind, cfg, fb, ub)
         x = torch.randn(
             cfg.batch_size, cfg.seq_len, cfg.input_size, dtype=getattr(torch, cfg.dtype)
         )  # (B, T, I)

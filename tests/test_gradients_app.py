@@ -37,6 +37,27 @@ def test_temporal_endpoint(client):
     assert "| rnn |" in table and "lstm (b_f=2)" in table
 
 
+def _ratios(table: str) -> dict[str, float]:
+    """cell -> norm at distance T / norm at distance 0, read from the tab's markdown table."""
+    rows = [line.split("|")[1:-1] for line in table.splitlines()[2:]]
+    return {cell.strip(): float(ratio) for cell, _, _, ratio in rows}
+
+
+def test_the_page_shows_gates_reaching_further_than_the_rnn(client):
+    """The tab's own settings (one seed): the intro's claim holds for gates set to keep the
+    state, LSTM b_f = 3 and GRU b_z = 3; at bias 0 both vanish like the RNN, and the page says
+    why."""
+    from apps.gradients_demo import GATES_NOTE
+
+    _, table = client.predict(
+        ["rnn", "lstm", "gru"], 100, 0.9, "default", "0,1,3", 64, 1, "0,3", api_name="/temporal"
+    )
+    ratio = _ratios(table)
+    assert ratio["rnn"] < 1e-12 and ratio["gru (b_z=0)"] < 1e-12 and ratio["lstm (b_f=0)"] < 1e-12
+    assert ratio["gru (b_z=3)"] > 1e-3 and ratio["lstm (b_f=3)"] > 1e-3
+    assert "sigmoid(0) = 0.5" in GATES_NOTE
+
+
 def test_temporal_bad_input_is_a_clear_error(client):
     with pytest.raises(Exception, match="forget_bias|float"):
         client.predict(["lstm"], 10, 0.9, "default", "one", 4, 1, api_name="/temporal")
