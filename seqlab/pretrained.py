@@ -17,6 +17,7 @@ the CLI and the apps.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from seqlab.registry import (
@@ -109,15 +110,17 @@ def table() -> str:
 
 
 def markdown_table() -> str:
-    """The README's table of shipped models (tests/test_pretrained.py keeps the two in step)."""
+    """The README's table of shipped models (tests/test_pretrained.py keeps the two in step): one
+    short line per model; the recipe (train, pack, evaluate commands) is on its card."""
     rows = [
-        "| model | task | data | test metrics (shipped file) | size | retrain |",
+        "| model | task | data | test metrics (shipped file) | size | recipe and card |",
         "|---|---|---|---|---|---|",
     ]
     for e in ENTRIES.values():
+        data = re.split(r" \(|;|,", e.dataset)[0]  # the name: "Flickr8k (Hodosh, ...)" -> Flickr8k
         rows.append(
-            f"| `{e.name}` | {e.task} | {e.dataset.split(';')[0]} | {_fmt(e.metrics)} | "
-            f"{e.size_bytes / 1e6:.1f} MB {e.storage} | `{e.train_command}` |"
+            f"| `{e.name}` | {e.task} | {data} | {_fmt(e.metrics)} | "
+            f"{e.size_bytes / 1e6:.1f} MB {e.storage} | `seqlab pretrained show {e.name}` |"
         )
     return "\n".join(rows)
 

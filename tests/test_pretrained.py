@@ -154,6 +154,16 @@ def test_readme_lists_the_shipped_models_as_the_registry_says():
     assert pretrained.markdown_table() in readme
 
 
+def test_the_readme_table_is_one_short_line_per_model():
+    """The recipe is the card's (`seqlab pretrained show NAME`), not a paragraph in a cell."""
+    rows = pretrained.markdown_table().splitlines()[2:]
+    assert len(rows) == len(pretrained.ENTRIES)
+    for row, name in zip(rows, pretrained.ENTRIES, strict=True):
+        assert len(row) <= 200 and "uv run" not in row, row
+        assert row.endswith(f"| `seqlab pretrained show {name}` |")
+        assert row.count("(") == row.count(")"), row  # no name cut inside its parentheses
+
+
 HELP = [["--help"], ["pretrained", "list"], ["nope"]]
 HELP += [[task, "train", "--help"] for task in ("charlm", "sentiment", "translate", "caption")]
 HELP += [["charlm", "train", "--bptt", "zero"]]  # a usage error in a trainer's flags
