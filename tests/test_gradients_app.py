@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import socket
 
 import pytest
@@ -74,20 +76,26 @@ def test_train_endpoint(client):
     assert "Held-out accuracy" in table  # the table says what its numbers are
 
 
-def test_sgd_preset_explodes_unclipped_and_survives_clipped(client):
-    """The lesson of the SGD preset, on a shorter run: the unclipped RNN's loss becomes inf,
-    the clipped one stays finite."""
+def _accuracy_rows(table: str) -> dict[tuple[str, str], tuple[float, float]]:
+    """(cell, clipping) -> (held-out accuracy, final loss) of a one-length /train table."""
+    found = re.findall(r"^\| (\w+) \| ([\w.]+) \| ([\d.]+) \(loss ([^)]+)\) \|$", table, re.M)
+    return {(cell, clip): (float(acc), float(loss)) for cell, clip, acc, loss in found}
+
+
+def test_sgd_preset_explodes_unclipped_and_learns_clipped(client):
+    """The SGD preset's lesson, run in full as a user runs it: unclipped, the loss becomes inf
+    and the run is dead; clipped by global norm, the same run learns the adding task."""
     from apps.gradients_demo import PRESETS
 
-    task, _, lengths, _, clip, hidden, opt, lr, batch = next(
-        v for k, v in PRESETS.items() if k.startswith("SGD")
-    )
-    _, _, table = client.predict(
-        task, ["rnn"], lengths, 40, clip, hidden, opt, lr, batch, api_name="/train"
-    )
-    rows = {line.split("|")[2].strip(): line for line in table.splitlines() if "| rnn |" in line}
-    assert "inf" in rows["none"] or "nan" in rows["none"]
-    assert "inf" not in rows["1"] and "nan" not in rows["1"]
+    name = next(k for k in PRESETS if k.startswith("SGD"))
+    knobs = client.predict(name, api_name="/preset")
+    _, _, table = client.predict(*knobs, api_name="/train")
+    rows = _accuracy_rows(table)
+    (cell,) = knobs[1]
+    unclipped, clipped = rows[(cell, "none")], rows[(cell, f"{knobs[4]:g}")]
+    assert not math.isfinite(unclipped[1]) and unclipped[0] == 0
+    assert clipped[0] > 0.3 and clipped[1] < 0.1 / 6  # chance: 0.06, loss 1/6
+    assert f"| {cell} | none | 10 |" in table  # the gradient reach, before and after training
 
 
 def test_run_endpoint(client, tmp_path):
