@@ -51,16 +51,22 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
         # a failed sample left its message in the status: keep it rather than clear it
         return (gr.skip(), gr.skip()) if said else units(text)
 
-    def colour(text, picked, kind, layer, unit):
+    def colour(text, kind, layer, unit):
         try:
-            if picked:  # "feature: layer L s[U] r=..."
-                _, rest = picked.split(": ", 1)
-                layer_s, unit_s = rest.split(" ")[1], rest.split(" ")[2]
-                kind, layer, unit = unit_s[0], int(layer_s), int(unit_s[2:-1])
             v = view(text)
             return cell_spans(text, v.values(kind, int(layer) - 1, int(unit))), ""
         except UserError as e:
             return None, f"**{e}**"
+
+    def pick_unit(text, picked):
+        """A ranked unit ("feature: layer L s[U] r=...") into the State/Layer/Unit fields, and
+        the text coloured by it: the fields always say which unit the colours show."""
+        if not picked:  # cleared, because a field was edited: the fields stand as they are
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        _, rest = picked.split(": ", 1)
+        layer_s, unit_s = rest.split(" ")[1], rest.split(" ")[2]
+        kind, layer, unit = unit_s[0], int(layer_s), int(unit_s[2:-1])
+        return kind, layer, unit, *colour(text, kind, layer, unit)
 
     def next_char(text, position):
         try:
@@ -96,16 +102,19 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
                 go = gr.Button("Sample", variant="primary")
             with gr.Column(scale=3):
                 text = gr.Textbox(label="Text (sampled, or paste your own)", lines=10)
-                status = gr.Markdown()
+                status = gr.Markdown(label="status")
         with gr.Tab("Colour by a unit"):
             with gr.Row():
-                picked = gr.Dropdown(label="Units most correlated with a text feature", choices=[])
+                picked = gr.Dropdown(
+                    label="Units most correlated with a text feature (fills the fields)",
+                    choices=[],
+                )
                 kind = gr.Radio(["h", "c"], value="h", label="State")
                 layer = gr.Number(value=1, precision=0, label="Layer")
                 unit = gr.Number(value=0, precision=0, label="Unit")
             paint = gr.Button("Colour the text")
             gr.Markdown("The text, coloured by the unit (hover a character for its value):")
-            coloured = gr.HTML()
+            coloured = gr.HTML(label="text coloured by the unit")
         with gr.Tab("Next character"):
             position = gr.Number(value=5, precision=0, label="Position (0 = first character)")
             ask = gr.Button("What comes next?")
@@ -117,16 +126,27 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
                 threshold = gr.Slider(0, 1, value=0.3, step=0.05, label="On above")
             find = gr.Button("Find units on across the span")
             gr.Markdown("Where they are all on together (red):")
-            matches = gr.HTML()
+            matches = gr.HTML(label="where the units are all on")
         sampled = go.click(
             sample, [prime, temperature, top_k, length, seed], [text, status], api_name="sample"
         )
-        sampled.then(units_after_sample, [text, status], [picked, status])
-        text.blur(units, [text], [picked, status])
-        paint.click(
-            colour, [text, picked, kind, layer, unit], [coloured, status], api_name="colour"
+        sampled.then(
+            units_after_sample,
+            [text, status],
+            [picked, status],
+            api_name="units_after_sample",
+            api_visibility="private",
         )
-        picked.change(colour, [text, picked, kind, layer, unit], [coloured, status])
+        text.blur(units, [text], [picked, status], api_name="units")
+        paint.click(colour, [text, kind, layer, unit], [coloured, status], api_name="colour")
+        picked.change(
+            pick_unit, [text, picked], [kind, layer, unit, coloured, status], api_name="pick_unit"
+        )
+        for name, field in (("state", kind), ("layer", layer), ("unit", unit)):
+            # a field edited by hand names another unit than the dropdown's: clear its selection
+            field.input(
+                lambda: None, None, picked, api_name=f"unpick_on_{name}", api_visibility="private"
+            )
         ask.click(next_char, [text, position], [dist, status], api_name="next_char")
         find.click(span, [text, start, end, threshold], [matches, status], api_name="span")
     return demo

@@ -313,6 +313,16 @@ def test_charlm_app(page, shots, quote_run):
         assert page.locator("pre.cells span").count() == len(text.input_value())
         snap(page, shots, "charlm-1-coloured")
 
+        # the ranked unit filled the fields; a field edited by hand clears the ranking's choice
+        ranked = page.get_by_label("Units most correlated with a text feature")
+        choice, unit = ranked.input_value(), page.get_by_label("Unit", exact=True)
+        assert re.search(rf"layer 1 [hc]\[{unit.input_value()}\] ", choice)
+        unit.fill("1" if unit.input_value() != "1" else "2")
+        unit.press("Tab")
+        expect(ranked).to_have_value("")
+        expect(unit).not_to_have_value("")
+        snap(page, shots, "charlm-1b-unit-by-hand")
+
         page.get_by_label("Prime").fill("")
         page.get_by_role("button", name="Sample").click()
         expect(page.get_by_text("the prime is empty")).to_be_visible()

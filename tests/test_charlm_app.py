@@ -41,7 +41,7 @@ def test_sample_colour_next_char_and_span(client):
     assert text.startswith('abc "') and len(text) == 125 and status == ""
     again, _ = client.predict('abc "', 0.8, 0, 120, 3, api_name="/sample")
     assert again == text  # a seed makes it reproducible
-    coloured, status = client.predict(text, None, "c", 1, 3, api_name="/colour")
+    coloured, status = client.predict(text, "c", 1, 3, api_name="/colour")
     values = [float(v) for v in re.findall(r'title="([-+0-9.]+)"', coloured)]
     assert len(values) == len(text) and all(-1 <= v <= 1 for v in values)
     assert max(abs(v) for v in values) == pytest.approx(1.0, abs=0.01)  # scaled to the unit's max
@@ -49,6 +49,24 @@ def test_sample_colour_next_char_and_span(client):
     assert abs(sum(c["confidence"] for c in dist["confidences"]) - 1) < 0.3  # the top 10
     matches, status = client.predict(text, 0, 3, 0.0, api_name="/span")
     assert status.startswith("On across the span") or status.startswith("No unit")
+
+
+def test_a_picked_unit_fills_the_fields_that_colour_the_text(client):
+    """The fields always name the unit the colours show: a unit picked from the ranking fills
+    State/Layer/Unit (and colours by them), and colouring reads the fields alone."""
+    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert [p["label"] for p in params["/colour"]["parameters"]] == [
+        "Text (sampled, or paste your own)",
+        "State",
+        "Layer",
+        "Unit",
+    ]
+    text, _ = client.predict('abc "', 0.8, 0, 120, 3, api_name="/sample")
+    ranked, _ = client.predict(text, api_name="/units")  # a dropdown update: choices, value
+    picked = ranked["value"]
+    kind, layer, unit, coloured, status = client.predict(text, picked, api_name="/pick_unit")
+    assert picked.split(": ")[1].startswith(f"layer {layer} {kind}[{unit}] ") and status == ""
+    assert coloured == client.predict(text, kind, layer, unit, api_name="/colour")[0]
 
 
 @pytest.mark.parametrize(
@@ -72,9 +90,9 @@ def test_a_huge_length_is_refused_by_the_page_and_by_the_explorer(client, quote_
 
 
 def test_hostile_inspection_input_is_one_line(client):
-    _, status = client.predict("x" * 6000, None, "h", 1, 0, api_name="/colour")
+    _, status = client.predict("x" * 6000, "h", 1, 0, api_name="/colour")
     assert "limit is 5,000" in status
-    _, status = client.predict("abc abc", None, "h", 9, 0, api_name="/colour")
+    _, status = client.predict("abc abc", "h", 9, 0, api_name="/colour")
     assert "pick a layer" in status
     _, status = client.predict("abc abc", 50, api_name="/next_char")
     assert "pick a position" in status
