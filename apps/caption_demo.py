@@ -234,9 +234,9 @@ def build_demo(
                         1, MAX_BEAM, value=3, step=1, label="Captions to show (n-best)"
                     )
             with gr.Column(scale=6):
-                hero = gr.HTML(_hero("Your caption will appear here."))
+                hero = gr.HTML(_hero("Your caption will appear here."), label="caption")
                 gr.Markdown("Where the model looked, word by word (click a word to enlarge it)")
-                attention = gr.HTML()
+                attention = gr.HTML(label="where the model looked, word by word")
                 table = gr.Dataframe(
                     headers=["rank", "caption", "score", "log-prob"],
                     datatype=["number", "str", "number", "number"],
@@ -277,7 +277,12 @@ def build_demo(
                 # a clicked example loads into the image box, then captions it with the sliders'
                 # current beam and n-best (Examples' own run_on_click would pass the image alone)
                 picked.load_input_event.then(
-                    caption, [image, beam, n_best], outputs, api_visibility="private", **batching
+                    caption,
+                    [image, beam, n_best],
+                    outputs,
+                    api_name="caption_example",
+                    api_visibility="private",
+                    **batching,
                 )
     return demo
 

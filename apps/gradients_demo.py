@@ -226,7 +226,7 @@ def build_demo() -> gr.Blocks:
                     measure = gr.Button("Measure", variant="primary")
                 with gr.Column(scale=2):
                     temporal_plot = gr.Plot(label="gradient norm against distance")
-                    temporal_table = gr.Markdown()
+                    temporal_table = gr.Markdown(label="norms at distance 0 and T")
                     gr.Markdown(
                         "To see an **explosion** here: pick `rnn_linear` (or `rnn_relu`), "
                         "recurrent init `orthogonal` and a spectral radius above 1 (say 1.1): "
@@ -236,25 +236,27 @@ def build_demo() -> gr.Blocks:
             inputs = [cells, seq_len, radius, init, forget, hidden, seeds, update]
             outputs = [temporal_plot, temporal_table]
             measure.click(temporal_view, inputs, outputs, api_name="temporal")
-            for comp in (cells, init):
-                comp.change(
+            # the page re-measures as a knob moves: internal events, each named for its knob
+            events = {
+                "cells": cells.change,
+                "init": init.change,
+                "seq_len": seq_len.release,
+                "radius": radius.release,
+                "hidden": hidden.release,
+                "seeds": seeds.release,
+                "forget": forget.submit,
+                "update": update.submit,
+                "load": demo.load,
+            }
+            for name, event in events.items():
+                event(
                     temporal_view,
                     inputs,
                     outputs,
                     trigger_mode="always_last",
+                    api_name=f"temporal_on_{name}",
                     api_visibility="private",
                 )
-            for comp in (seq_len, radius, hidden, seeds):
-                comp.release(
-                    temporal_view,
-                    inputs,
-                    outputs,
-                    trigger_mode="always_last",
-                    api_visibility="private",
-                )
-            for comp in (forget, update):
-                comp.submit(temporal_view, inputs, outputs, api_visibility="private")
-            demo.load(temporal_view, inputs, outputs, api_visibility="private")
         with gr.Tab("Training"):
             gr.Markdown(
                 "Train each cell on a long-range task, without clipping (dashed) and with "
@@ -284,7 +286,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Column(scale=2):
                     loss_plot = gr.Plot(label="loss")
                     norm_plot = gr.Plot(label="gradient norm")
-                    acc_table = gr.Markdown()
+                    acc_table = gr.Markdown(label="held-out accuracy and gradient reach")
             knobs = [task, t_cells, t_lens, steps, clip, t_hidden, t_opt, t_lr, t_batch]
             train.click(train_view, knobs, [loss_plot, norm_plot, acc_table], api_name="train")
             preset.input(preset_knobs, [preset], knobs, api_name="preset")

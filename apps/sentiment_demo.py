@@ -77,11 +77,17 @@ def build_demo(predictor, about: str) -> gr.Blocks:
                 spans = gr.HighlightedText(
                     label="Which tokens pushed the decision", show_legend=False
                 )
-                status = gr.Markdown()
+                status = gr.Markdown(label="status")
         gr.Examples(EXAMPLES, inputs=[text])
         outputs = [label, spans, status]
         button.click(classify, [text, method], outputs, api_name="classify")
-        text.submit(classify, [text, method], outputs)
+        text.submit(
+            classify,
+            [text, method],
+            outputs,
+            api_name="classify_on_enter",
+            api_visibility="private",
+        )
     return demo
 
 

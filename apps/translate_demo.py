@@ -151,7 +151,7 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
                 button = gr.Button("Translate", variant="primary")
             with gr.Column():
                 output = gr.Textbox(label="Translation", interactive=False)
-                status = gr.Markdown()
+                status = gr.Markdown(label="status")
                 table = gr.Dataframe(
                     headers=["rank", "translation", "score", "log-prob"],
                     label="n-best (score = log-prob / length penalty)",
@@ -163,7 +163,14 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
         # batched, with raw inputs: every request is checked on its own in translate()
         batching = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False}
         button.click(translate, inputs, outputs, api_name="translate", **batching)
-        text.submit(translate, inputs, outputs, **batching)
+        text.submit(
+            translate,
+            inputs,
+            outputs,
+            api_name="translate_on_enter",
+            api_visibility="private",
+            **batching,
+        )
     return demo
 
 

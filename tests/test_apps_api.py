@@ -1,6 +1,7 @@
-"""Every app's API through gradio_client, and everything its page offers to click: each preset
-of the gradient lab and each example of the sentiment, translation and caption demos is sent as
-the page sends it (with the page's default settings), and must get an answer, not an error.
+"""Every app's API through gradio_client: every event has a name of its own (no gradio-made
+`/classify_1`) and every output a label (no `value_17`). And everything a page offers to click:
+each preset of the gradient lab and each example of the sentiment, translation and caption demos
+is sent as the page sends it (with the page's default settings), and gets an answer, not an error.
 
 Each app is launched in-process the way its main() launches it (seqlab.serving), on a free port
 and a tiny model (tests/app_fixtures.py). The char-LM demo offers no examples or presets.
@@ -8,6 +9,7 @@ and a tiny model (tests/app_fixtures.py). The char-LM demo offers no examples or
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 import pytest
@@ -15,6 +17,9 @@ from app_fixtures import free_port, tiny_captioner, tiny_sentiment, tiny_transla
 from gradio_client import Client, handle_file
 
 from seqlab import serving
+
+APPS = ["gradients", "sentiment", "translate", "caption", "charlm"]
+MADE_UP = re.compile(r"_\d+$|^lambda$|^value_\d+$")  # names gradio makes up for unnamed things
 
 
 @contextmanager
@@ -24,6 +29,71 @@ def _served(demo):
         yield Client(demo.local_url, verbose=False)
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def sentiment(tmp_path_factory):
+    return tiny_sentiment(tmp_path_factory.mktemp("sentiment"))
+
+
+@pytest.fixture(scope="module")
+def translator(tmp_path_factory):
+    return tiny_translator(tmp_path_factory.mktemp("translate"))
+
+
+@pytest.fixture(scope="module")
+def captioner(tmp_path_factory):
+    return tiny_captioner(tmp_path_factory.mktemp("caption"))
+
+
+@pytest.fixture(scope="module")
+def caption_examples(tmp_path_factory) -> list[str]:
+    """The generated scenes (--toy) and the licensed photos (the shipped model)."""
+    from seqlab.caption.predict import scene_examples
+    from seqlab.data.photos import licensed_photos
+
+    scenes = scene_examples(tmp_path_factory.mktemp("scenes"), n=8)
+    return [str(p) for p in scenes] + [str(p.path) for p in licensed_photos()]
+
+
+def _demo(app: str, request):
+    """The app's page around a tiny model (the module's fixtures)."""
+    if app == "gradients":
+        from apps.gradients_demo import build_demo
+
+        return build_demo()
+    if app == "sentiment":
+        from apps.sentiment_demo import build_demo
+
+        return build_demo(request.getfixturevalue("sentiment"), "a tiny test model")
+    if app == "translate":
+        from apps.translate_demo import DATE_EXAMPLES, build_demo
+
+        return build_demo(request.getfixturevalue("translator"), "a tiny model", DATE_EXAMPLES)
+    if app == "caption":
+        from apps.caption_demo import build_demo
+
+        captioner = request.getfixturevalue("captioner")
+        return build_demo(captioner, request.getfixturevalue("caption_examples"))
+    from apps.charlm_demo import build_demo
+    from seqlab.charlm.explore import CharLMExplorer
+    from seqlab.charlm.predict import CharLMPredictor
+
+    predictor = CharLMPredictor.from_checkpoint(request.getfixturevalue("quote_run"), "cpu")
+    return build_demo(CharLMExplorer(predictor), "a small test model")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_event_is_named_and_every_output_labelled(app, request):
+    with _served(_demo(app, request)) as client:
+        events = [d["api_name"] for d in client.config["dependencies"]]
+        api = client.view_api(return_format="dict", print_info=False)
+    assert events and all(name and not MADE_UP.search(name) for name in events), events
+    assert not api["unnamed_endpoints"] and api["named_endpoints"]
+    for endpoint, about in api["named_endpoints"].items():
+        assert not MADE_UP.search(endpoint)
+        labels = [r.get("label") or "" for r in about["returns"]]
+        assert all(label and not MADE_UP.search(label) for label in labels), (endpoint, labels)
 
 
 @pytest.fixture(scope="module")
@@ -66,25 +136,23 @@ def test_the_gates_preset_shows_its_lesson(gradients_client):
     assert accuracy["rnn"] < 0.15 and accuracy["lstm"] > 0.25 and accuracy["gru"] > 0.8
 
 
-def test_every_sentiment_example_is_classified(tmp_path):
+def test_every_sentiment_example_is_classified(sentiment):
     from apps.sentiment_demo import EXAMPLES, build_demo
 
-    predictor = tiny_sentiment(tmp_path)
-    with _served(build_demo(predictor, "a tiny test model")) as client:
+    with _served(build_demo(sentiment, "a tiny test model")) as client:
         for (text,) in EXAMPLES:
             label, spans, status = client.predict(
                 text, "integrated gradients", api_name="/classify"
             )
-            assert label["label"] in predictor.labels and spans, text
+            assert label["label"] in sentiment.labels and spans, text
             assert "Prediction" in status, text
 
 
-def test_every_translation_example_is_translated(tmp_path):
+def test_every_translation_example_is_translated(translator):
     """The dates examples (--toy) and the German ones (the shipped model), with the page's
     default beam, length penalty and n-best."""
     from apps.translate_demo import DATE_EXAMPLES, DE_EXAMPLES, build_demo
 
-    translator = tiny_translator(tmp_path)
     examples = DATE_EXAMPLES + DE_EXAMPLES
     with _served(build_demo(translator, "a tiny test model", examples)) as client:
         for (text,) in examples:
@@ -95,17 +163,11 @@ def test_every_translation_example_is_translated(tmp_path):
             assert 1 <= len(table["data"]) <= 3, text
 
 
-def test_every_caption_example_is_captioned(tmp_path):
-    """The generated scenes (--toy) and the licensed photos (the shipped model), beam and
-    n-best as the page starts."""
+def test_every_caption_example_is_captioned(captioner, caption_examples):
+    """Beam and n-best as the page starts."""
     from apps.caption_demo import build_demo
-    from seqlab.caption.predict import scene_examples
-    from seqlab.data.photos import licensed_photos
 
-    predictor = tiny_captioner(tmp_path / "model")
-    examples = [str(p) for p in scene_examples(tmp_path / "scenes", n=8)]
-    examples += [str(p.path) for p in licensed_photos()]
-    with _served(build_demo(predictor, examples)) as client:
-        for path in examples:
+    with _served(build_demo(captioner, caption_examples)) as client:
+        for path in caption_examples:
             hero, table, frames = client.predict(handle_file(path), 3, 3, api_name="/caption")
             assert "warn" not in hero and table["data"] and frames, path
