@@ -154,7 +154,11 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
                 status = gr.Markdown(label="status")
                 table = gr.Dataframe(
                     headers=["rank", "translation", "score", "log-prob"],
+                    datatype=["number", "str", "number", "number"],
                     label="n-best (score = log-prob / length penalty)",
+                    interactive=False,
+                    wrap=True,  # a long translation wraps: the scores stay on the page
+                    column_widths=["12%", "58%", "15%", "15%"],
                 )
         plot = gr.HTML(label="Attention (rows: target tokens, columns: source tokens)")
         if examples:
