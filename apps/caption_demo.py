@@ -342,13 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as e:
         raise SystemExit(f"caption_demo: error: {e}") from None
     demo = build_demo(predictor, examples, notice)
-    launch(
-        demo,
-        args.host,
-        args.port,
-        css=CSS,
-        theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="amber"),
-    )
+    launch(demo, args.host, args.port, css=CSS)  # the theme: seqlab.serving's, as every app
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""How the Gradio demos in apps/ listen: the bind address, the upload limit and the queue.
+"""How the Gradio demos in apps/ listen and look: the bind address, the upload limit, the queue,
+and the one theme they share.
 
 Every app's main() calls ``add_server_args(parser)`` and ``launch(demo, args.host, args.port)``,
 and the tests launch demos the same way, so what is tested is what runs:
@@ -35,11 +36,23 @@ def add_server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=PORT)
 
 
+def theme():
+    """The one theme of every seqlab demo (Gradio takes it at launch, so ``launch`` sets it)."""
+    import gradio as gr
+
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
+
+
 def launch(demo, host: str = HOST, port: int | None = PORT, **kwargs):
-    """Queue and launch a gr.Blocks with the limits above; ``kwargs`` go to ``demo.launch``."""
+    """Queue and launch a gr.Blocks with the limits above and the seqlab theme; ``kwargs`` go to
+    ``demo.launch`` (an app's own ``css`` among them)."""
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=MAX_QUEUE)
     return demo.launch(
-        server_name=host, server_port=port, max_file_size=MAX_UPLOAD_MB * 1024 * 1024, **kwargs
+        server_name=host,
+        server_port=port,
+        max_file_size=MAX_UPLOAD_MB * 1024 * 1024,
+        theme=theme(),
+        **kwargs,
     )
 
 

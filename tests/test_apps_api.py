@@ -9,8 +9,10 @@ and a tiny model (tests/app_fixtures.py). The char-LM demo offers no examples or
 
 from __future__ import annotations
 
+import ast
 import re
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from app_fixtures import free_port, tiny_captioner, tiny_sentiment, tiny_translator
@@ -19,6 +21,7 @@ from gradio_client import Client, handle_file
 from seqlab import serving
 
 APPS = ["gradients", "sentiment", "translate", "caption", "charlm"]
+APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 MADE_UP = re.compile(r"_\d+$|^lambda$|^value_\d+$")  # names gradio makes up for unnamed things
 
 
@@ -94,6 +97,31 @@ def test_every_event_is_named_and_every_output_labelled(app, request):
         assert not MADE_UP.search(endpoint)
         labels = [r.get("label") or "" for r in about["returns"]]
         assert all(label and not MADE_UP.search(label) for label in labels), (endpoint, labels)
+
+
+def test_every_app_has_the_one_theme():
+    """One look for the five apps: each launches through seqlab.serving.launch, which sets the
+    theme seqlab.serving.theme() defines, and none picks a theme of its own."""
+    import gradio as gr
+
+    for app in APPS:
+        nodes = list(ast.walk(ast.parse((APPS_DIR / f"{app}_demo.py").read_text())))
+        own = [
+            n
+            for n in nodes
+            if getattr(n, "arg", "") == "theme" or getattr(n, "attr", "") == "themes"
+        ]
+        imported = [
+            a.name
+            for n in nodes
+            if isinstance(n, ast.ImportFrom) and n.module == "seqlab.serving"
+            for a in n.names
+        ]
+        assert not own and "launch" in imported, app
+    with gr.Blocks() as demo:
+        gr.Markdown("hello")
+    with _served(demo):
+        assert demo.theme.to_dict() == serving.theme().to_dict()
 
 
 @pytest.fixture(scope="module")

@@ -116,8 +116,7 @@ def test_caption_app(page, shots, tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "fake.png").write_text("this is text, not a PNG")
     demo = app.build_demo(predictor, examples, notice="a tiny test model")
-    theme = app.gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
-    with served(demo, css=app.CSS, theme=theme) as url:
+    with served(demo, css=app.CSS) as url:
         page.goto(url)
         hero = page.locator(".cap-hero")
         expect(hero).to_have_text("Your caption will appear here.")
@@ -168,8 +167,7 @@ def test_caption_app_with_the_shipped_model(page, shots):
     assert examples and "grace_hopper" in examples[0]
     # only the licensed photos: the screenshot goes into the README (no Flickr8k thumbnails)
     demo = app.build_demo(predictor, [str(p.path) for p in licensed_photos()], notice)
-    theme = app.gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
-    with served(demo, css=app.CSS, theme=theme) as url:
+    with served(demo, css=app.CSS) as url:
         page.goto(url)
         expect(page.get_by_text("Shipped model")).to_be_visible()
         hero = page.locator(".cap-hero")
