@@ -1,19 +1,24 @@
 """Decoding throughput: greedy against batched beam search, for the translator and the captioner.
 
-    uv run python bench/decode_throughput.py                                   # untrained models
+    uv run python bench/decode_throughput.py                 # shipped models on the test sets
+    uv run python bench/decode_throughput.py --device cuda   # the same on a GPU
+    uv run python bench/decode_throughput.py --synthetic     # untrained models, random inputs
     uv run python bench/decode_throughput.py --translate-checkpoint runs/de-en \
         --caption-checkpoint runs/flickr8k
 
 Reports sentences/s for greedy and for beam search (beam 5) over the same inputs, and the cost of
 a beam sentence relative to a greedy one (target: <= 3x, by batching the beams into one step call
-rather than looping over them). With untrained models every hypothesis runs to --max-len, the most
-work beam search can do; trained checkpoints give the realistic mix of lengths, and --multi30k /
---flickr8k feed them their test sets (German sentences, image features) instead of random inputs.
+rather than looping over them). By default the shipped models decode the real test sets
+(Multi30k test2016 German sentences, Flickr8k test images' features) from --multi30k and
+--flickr8k, which give the realistic mix of lengths; --synthetic uses untrained models on random
+inputs instead, where every hypothesis runs to --max-len, the most work beam search can do.
+On CUDA the clock stops after torch.cuda.synchronize().
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +31,25 @@ from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from seqlab.sources import load_checkpoint
 
 BOS, EOS = 2, 3
+
+
+def require_device(device: str) -> None:
+    """One clear line and a non-zero exit when --device cuda meets a machine without CUDA."""
+    if device == "cuda" and not torch.cuda.is_available():
+        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
+        sys.exit(2)
+
+
+def require_folder(flag: str, folder: str, inside: str) -> Path:
+    """The test set's folder, or one clear line and a non-zero exit."""
+    if not (Path(folder) / inside).is_file():
+        print(
+            f"bench: {flag} {folder}: no {inside} there; pass the dataset's folder "
+            "(seqlab fetch), or --synthetic for random inputs",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    return Path(folder)
 
 
 def _model(cls, cfg_cls, checkpoint: str | None, **defaults):
@@ -63,7 +87,12 @@ def bench(name, step, make_state, n: int, batch: int, beam: int, max_len: int, r
             else:
                 beam_search(step, state, B, BOS, EOS, beam_size=beam, max_len=max_len)
 
-    g, b = _time_in_turn([lambda: run("greedy"), lambda: run("beam")], reps)
+    def timed(kind):
+        run(kind)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    g, b = _time_in_turn([lambda: timed("greedy"), lambda: timed("beam")], reps)
     print(
         f"{name:10} greedy {n / g:8.1f} sent/s   beam {beam} {n / b:8.1f} sent/s   "
         f"beam/greedy cost {b / g:5.2f}x  (target <= 3x)"
@@ -72,8 +101,10 @@ def bench(name, step, make_state, n: int, batch: int, beam: int, max_len: int, r
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--translate-checkpoint")
-    p.add_argument("--caption-checkpoint")
+    p.add_argument("--translate-checkpoint", default="translate-multi30k-de-en")
+    p.add_argument("--caption-checkpoint", default="caption-flickr8k")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--synthetic", action="store_true", help="untrained models, random inputs")
     p.add_argument("--sentences", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--beam", type=int, default=5)
@@ -81,11 +112,28 @@ def main() -> None:
     p.add_argument("--src-len", type=int, default=14, help="source tokens (Multi30k: ~13)")
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--multi30k", help="Multi30k folder: decode its test2016 German sentences")
-    p.add_argument("--flickr8k", help="Flickr8k folder: caption its test images' features")
+    p.add_argument(
+        "--multi30k",
+        default="../shared/data/multi30k",
+        help="Multi30k folder: decode its test2016 German sentences",
+    )
+    p.add_argument(
+        "--flickr8k",
+        default="../shared/data/flickr8k",
+        help="Flickr8k folder: caption its test images' features",
+    )
     p.add_argument("--cache-dir", default="data/cache/features", help="caption feature cache")
     a = p.parse_args()
+    require_device(a.device)
+    device = torch.device(a.device)
+    if a.synthetic:
+        a.translate_checkpoint = a.caption_checkpoint = a.multi30k = a.flickr8k = None
+    else:
+        require_folder("--multi30k", a.multi30k, "raw/test_2016_flickr.de")
+        require_folder("--flickr8k", a.flickr8k, "Flickr_8k.testImages.txt")
     print(hardware.describe_cpu(), flush=True)
+    if device.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(device)}", flush=True)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -101,7 +149,7 @@ def main() -> None:
         src_vocab_size=8000,
         tgt_vocab_size=8000,
         encoder_layers=2,
-    )
+    ).to(device)
     V = s2s.cfg.src_vocab_size
 
     sources = None
@@ -116,13 +164,13 @@ def main() -> None:
     def s2s_state(start, B):
         if sources is None:
             src = torch.randint(4, V, (B, a.src_len))
-            return s2s.init_state(src, torch.full((B,), a.src_len))
+            return s2s.init_state(src.to(device), torch.full((B,), a.src_len))
         rows = sources[start : start + B]
         lengths = torch.tensor([len(r) for r in rows])
         src = torch.zeros(B, int(lengths.max()), dtype=torch.long)
         for i, r in enumerate(rows):
             src[i, : len(r)] = torch.tensor(r)
-        return s2s.init_state(src, lengths)
+        return s2s.init_state(src.to(device), lengths)
 
     bench(
         "translate",
@@ -142,7 +190,7 @@ def main() -> None:
         vocab_size=3000,
         feature_size=320,
         attention=True,
-    )
+    ).to(device)
     S, D = 49, cap.cfg.feature_size  # a 7x7 feature map, as EfficientNet-Lite0 gives at 224px
     feats = None
     if a.flickr8k:  # the Flickr8k test images' features (extracted once into --cache-dir)
@@ -150,7 +198,7 @@ def main() -> None:
         from seqlab.caption.predict import CaptionPredictor
         from seqlab.data.captions import load_caption_set
 
-        pred = CaptionPredictor.from_checkpoint(a.caption_checkpoint, "cpu")
+        pred = CaptionPredictor.from_checkpoint(a.caption_checkpoint, a.device)
         images = load_caption_set("flickr8k", a.flickr8k, "test").images[: a.sentences]
         feats = FeatureSource(pred.encoder, images, a.cache_dir, pred.device)(
             list(range(len(images)))
@@ -159,7 +207,7 @@ def main() -> None:
 
     def cap_state(start, B):
         x = torch.randn(B, S, D) if feats is None else feats[start : start + B]
-        return cap.init_state(x)
+        return cap.init_state(x.to(device))
 
     bench(
         "caption", cap.decode_step, cap_state, a.sentences, a.batch_size, a.beam, a.max_len, a.reps

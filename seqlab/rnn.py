@@ -114,6 +114,10 @@ class RNNBase(nn.Module):
                     setattr(self, name + sfx, nn.Parameter(torch.empty(shape, **factory)))
                     self._flat_weights_names.append(name + sfx)
         self.reset_parameters()
+        self.flatten_parameters()
+        # load_state_dict copies into the parameters in place (they stay flat), except with
+        # assign=True, which brings new tensors.
+        self.register_load_state_dict_post_hook(_flatten_after_load)
 
     @property
     def num_directions(self) -> int:
@@ -135,9 +139,28 @@ class RNNBase(nn.Module):
 
     def _dropped(self, name: str, weight: Tensor | None, drop: bool) -> Tensor | None:
         """``weight``, with weight_dropout applied when ``drop``, training and recurrent."""
-        if drop and self.training and self.weight_dropout > 0 and name.startswith("weight_hh"):
+        if drop and self._drops_weights() and name.startswith("weight_hh"):
             return F.dropout(weight, self.weight_dropout, training=True)
         return weight
+
+    def _drops_weights(self) -> bool:
+        return self.training and self.weight_dropout > 0
+
+    def flatten_parameters(self) -> None:
+        """Put the weights into cuDNN's flat layout (one buffer, each parameter a view of it) when
+        they are on CUDA, as torch.nn does; a no-op elsewhere. Runs by itself after ``.to()``,
+        ``load_state_dict`` and on the first CUDA call (DDP wrapping, say), so it is rarely
+        needed by hand."""
+        fused.flatten(self)
+
+    def _apply(self, fn, recurse: bool = True):
+        # .to()/.cuda()/.double() give each parameter a new tensor of its own: flatten them again,
+        # on CUDA as torch.nn does, and anywhere the weights were flat before on this device type.
+        before = self._flat_weights()
+        keep, device_type = fused.is_flat(before), before[0].device.type
+        module = super()._apply(fn, recurse)
+        fused.flatten(self, force=keep and self._flat_weights()[0].device.type == device_type)
+        return module
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -287,6 +310,11 @@ class RNNBase(nn.Module):
         if self.mode == "gru":
             return (_step_fn("gru", compiled)(xw, state[0], w_hh, b_hh),)
         return (_step_fn("rnn", compiled)(xw, state[0], w_hh, b_hh, self.nonlinearity),)
+
+
+def _flatten_after_load(layer: RNNBase, incompatible_keys) -> None:
+    """load_state_dict post hook: on CUDA, flatten the new tensors that assign=True brings."""
+    fused.flatten(layer)
 
 
 @functools.cache
