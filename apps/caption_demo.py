@@ -27,6 +27,7 @@ from seqlab.caption.train import scenes_demo_predictor
 from seqlab.commands import checkpoint_arg
 from seqlab.data.photos import licensed_photos
 from seqlab.errors import UserError
+from seqlab.familiarity import unfamiliar_note
 from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM = 8  # beam size and n-best; checked in caption() since preprocess=False skips the sliders
@@ -38,6 +39,8 @@ CSS = """
 .cap-hero .score {font-size: 0.85rem; font-weight: 400; opacity: 0.7; display: block;
                   margin-top: 4px}
 .cap-hero.warn {font-size: 1.05rem; font-weight: 500; color: var(--color-accent)}
+.cap-unfamiliar {font-size: 0.95rem; font-weight: 500; padding: 8px 12px; margin-bottom: 8px;
+                 border-radius: 8px; background: #fff4e5; color: #8a4b00; border: 1px solid #f5c27a}
 .cap-banner {padding: 10px 14px; border-radius: 10px; background: var(--color-accent-soft);
              margin-bottom: 6px}
 .cap-model {font-size: 0.9rem; opacity: 0.85}
@@ -65,10 +68,19 @@ def as_source(value):
     return value
 
 
-def _hero(text: str, score: str = "", warn: bool = False) -> str:
+def _hero(text: str, score: str = "", warn: bool = False, unfamiliar: str = "") -> str:
     cls = "cap-hero warn" if warn else "cap-hero"
     extra = f'<span class="score">{html.escape(score)}</span>' if score else ""
-    return f'<div class="{cls}">{html.escape(text)}{extra}</div>'
+    note = f'<div class="cap-unfamiliar">{html.escape(unfamiliar)}</div>' if unfamiliar else ""
+    return f'{note}<div class="{cls}">{html.escape(text)}{extra}</div>'
+
+
+def unfamiliar_sentence(predictor: CaptionPredictor, fam) -> str:
+    """The plain sentence above a caption the model is guessing ("" when it is not)."""
+    if fam is None or fam.in_domain:
+        return ""
+    note = unfamiliar_note("photo", "the caption", predictor.domain, fam)
+    return note[0].upper() + note[1:] + "."
 
 
 def _empty(message: str) -> tuple:
@@ -118,8 +130,11 @@ def make_caption_fn(predictor: CaptionPredictor):
         ]
         how = "greedy" if beam == 1 else f"beam {beam}"
         score = f"{how} · score {best.score:.2f} · log-prob {best.log_prob:.2f}"
+        if best.familiarity is not None:
+            score += f" · familiarity {100 * best.familiarity.score:.0f}%"
         frames = attention_html(predictor.overlays(view, best))
-        return _hero(best.text or "(no words)", score), rows, frames
+        note = unfamiliar_sentence(predictor, best.familiarity)
+        return _hero(best.text or "(no words)", score, unfamiliar=note), rows, frames
 
     def caption(images, beams, n_bests) -> list[list]:
         """A batch of requests (Gradio's batching): each is checked and its picture read on its
@@ -169,23 +184,36 @@ def make_sketch_fn(caption):
     return caption_sketch
 
 
-def _model_card(predictor: CaptionPredictor, notice: str) -> str:
+def _model_card(predictor: CaptionPredictor, notice: str, test: str = "") -> str:
+    """What the model is, what it learned from and how well it does: the shipped model's test
+    figures (`test`) when given, else the checkpoint's validation scores."""
     i = predictor.info
     val = i.get("val") or {}
     bleu = " · ".join(f"BLEU-{n} {val[f'bleu{n}']:.1f}" for n in range(1, 5) if f"bleu{n}" in val)
     lines = [
-        f"**Model:** {predictor.describe()}",
-        f"**Dataset:** {i['dataset']}" + (f" (`{i['root']}`)" if i.get("root") else ""),
+        f"**Model:** {predictor.describe(with_val=not test)}",
+        f"**Trained on:** {predictor.domain}",
         f"**Checkpoint:** `{i['path']}` · step {i.get('step')} · epoch {i.get('epoch')}",
     ]
-    if bleu:
+    if test:
+        lines.append(f"**Test:** {test}")
+    elif bleu:
         lines.append(f"**Validation (greedy):** {bleu}")
+    if predictor.familiarity is not None:
+        lines.append(
+            "**Familiarity:** each photo is compared with the training photos; one less familiar "
+            "than 95% of the validation photos is marked, and its caption is a guess."
+        )
     card = "  \n".join(lines)
     return (f'<div class="cap-banner">{notice}</div>\n\n' if notice else "") + card
 
 
 def build_demo(
-    predictor: CaptionPredictor, examples: list[str] | None = None, notice: str = ""
+    predictor: CaptionPredictor,
+    examples: list[str] | None = None,
+    notice: str = "",
+    test: str = "",
+    unfamiliar_examples: list[str] | None = None,
 ) -> gr.Blocks:
     """The page: inputs on the left, captions and attention on the right."""
     caption = make_caption_fn(predictor)
@@ -200,7 +228,7 @@ def build_demo(
                 else " (Show and Tell)."
             )
         )
-        gr.Markdown(_model_card(predictor, notice), elem_classes="cap-model")
+        gr.Markdown(_model_card(predictor, notice, test), elem_classes="cap-model")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5) as left:
                 with gr.Tabs():
@@ -265,25 +293,44 @@ def build_demo(
             api_name="caption_sketch",
             **batching,
         )
-        if examples:
-            with left:  # under the inputs; added last so "/caption" keeps its API name
+        # under the inputs; added last so "/caption" keeps its API name
+        example_sets = [
+            (
+                examples,
+                "Generated scenes (click one)" if scenes else "Photos like its training data",
+                "example",
+            ),
+            (
+                unfamiliar_examples,
+                "Unlike its training photos: watch for the warning",
+                "unfamiliar",
+            ),
+        ]
+        for paths, label, name in example_sets:
+            if not paths:
+                continue
+            with left:
                 picked = gr.Examples(
-                    examples=[[e] for e in examples],
+                    examples=[[e] for e in paths],
                     inputs=[image],
                     cache_examples=False,
-                    label="Generated scenes (click one)" if scenes else "Examples",
+                    label=label,
                     examples_per_page=12,
+                    api_name=f"load_{name}",
                 )
-                # a clicked example loads into the image box, then captions it with the sliders'
-                # current beam and n-best (Examples' own run_on_click would pass the image alone)
-                picked.load_input_event.then(
-                    caption,
-                    [image, beam, n_best],
-                    outputs,
-                    api_name="caption_example",
-                    api_visibility="private",
-                    **batching,
-                )
+            # a clicked example loads into the image box, then captions it with the sliders'
+            # current beam and n-best (Examples' own run_on_click would pass the image alone)
+            picked.load_input_event.then(
+                caption,
+                [image, beam, n_best],
+                outputs,
+                api_name=f"caption_{name}",
+                api_visibility="private",
+                **batching,
+            )
+        if any(str(EXAMPLES_DIR) in p for p in (examples or []) + (unfamiliar_examples or [])):
+            with left:
+                gr.Markdown(CREDITS, elem_classes="cap-model")  # CC BY asks for it
     return demo
 
 
@@ -302,8 +349,25 @@ def _dataset_examples(predictor: CaptionPredictor, n: int = 8) -> list[str]:
     return [str(p) for p in test.images[::step][:n]]
 
 
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+CREDITS = (
+    "Example photos: the dogs and the mountain trail by Aitzol Berasategi (2018, CC BY 4.0, "
+    "resized), the others CC0 or public domain; sources in `apps/examples/SOURCES.md`."
+)
+
+
+def example_photos() -> tuple[list[str], list[str]]:
+    """(like the training photos, unlike them): apps/examples/ (see its SOURCES.md; the
+    ``unfamiliar_*`` ones unlike them) and the photos installed packages ship (all unlike)."""
+    files = sorted(EXAMPLES_DIR.glob("*.jpg"))
+    familiar = [str(p) for p in files if not p.name.startswith("unfamiliar_")]
+    unfamiliar = [str(p) for p in files if p.name.startswith("unfamiliar_")]
+    return familiar, unfamiliar + [str(p.path) for p in licensed_photos()]
+
+
 def load_predictor(checkpoint: str, cache_dir: str, toy: bool = False) -> tuple:
-    """(predictor, example paths, notice): a checkpoint or shipped model, or the toy model."""
+    """(predictor, page): a checkpoint or shipped model, or the toy model, and build_demo's
+    keyword arguments for it (examples, notice, test figures)."""
     if toy:
         predictor, trained_now = scenes_demo_predictor(cache_dir)
         when = "just now" if trained_now else "on an earlier launch"
@@ -311,14 +375,20 @@ def load_predictor(checkpoint: str, cache_dir: str, toy: bool = False) -> tuple:
             f"<code>--toy</code>: a small captioner trained {when} on synthetic scenes of "
             f"coloured shapes, cached in <code>{cache_dir}</code>. It knows shapes, not photos."
         )
-        return predictor, scene_examples(Path(cache_dir) / "examples", n=8), notice
+        return predictor, {
+            "examples": scene_examples(Path(cache_dir) / "examples", n=8),
+            "notice": notice,
+        }
     predictor = CaptionPredictor.from_checkpoint(checkpoint)
-    examples = [str(p.path) for p in licensed_photos()] + _dataset_examples(predictor)
-    notice = ""
+    familiar, unfamiliar = example_photos()
+    page = {"examples": familiar + _dataset_examples(predictor), "notice": ""}
+    page["unfamiliar_examples"] = unfamiliar
     if checkpoint in pretrained.ENTRIES:
         e = pretrained.entry(checkpoint)
-        notice = f"Shipped model <code>{e.name}</code>: {html.escape(e.summary)}"
-    return predictor, examples, notice
+        page["notice"] = f"Shipped model <code>{e.name}</code>: {html.escape(e.summary)}"
+        bleu = " · ".join(f"BLEU-{n} {e.metrics[f'bleu{n}']:.2f}" for n in range(1, 5))
+        page["test"] = f"{bleu} (beam {e.metrics['beam']:g}, the 1,000 Flickr8k test photos)"
+    return predictor, page
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -337,11 +407,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        predictor, examples, notice = load_predictor(args.checkpoint, args.cache_dir, args.toy)
+        predictor, page = load_predictor(args.checkpoint, args.cache_dir, args.toy)
         use_int8(predictor, args.int8)  # the decoder; the CNN encoder stays fp32
     except UserError as e:
         raise SystemExit(f"caption_demo: error: {e}") from None
-    demo = build_demo(predictor, examples, notice)
+    demo = build_demo(predictor, **page)
     launch(demo, args.host, args.port, css=CSS)  # the theme: seqlab.serving's, as every app
 
 

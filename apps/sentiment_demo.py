@@ -19,6 +19,7 @@ import gradio as gr
 from seqlab import pretrained
 from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
+from seqlab.familiarity import unfamiliar_note
 from seqlab.serving import add_server_args, launch
 
 MAX_CHARS = 20_000  # longer text is cut, with a note: the model reads at most max_length tokens
@@ -31,6 +32,13 @@ EXAMPLES = [
     ["Slow to start, but the last half hour is wonderful."],
     ["Although the cast is charming, the script is a mess."],
     ["I expected to be bored, and instead I was moved to tears."],
+]
+# Not movie reviews: the page marks their labels as guesses.
+UNFAMILIAR = [
+    ["Cannot open the configuration file."],
+    ["A dog runs through the grass."],
+    ["Press any key to continue."],
+    ["The meeting has been moved to Tuesday."],
 ]
 METHODS = {"integrated gradients": "integrated_gradients", "occlusion": "occlusion"}
 
@@ -50,6 +58,10 @@ def build_demo(predictor, about: str) -> gr.Blocks:
             spans, _ = predictor.spans(text, METHODS.get(method, "integrated_gradients"))
         except UserError as e:
             return None, None, str(e)
+        fam = result["familiarity"]
+        if fam is not None and not fam.in_domain:
+            warning = unfamiliar_note("text", "the label", predictor.domain, fam)
+            note = f"**Unfamiliar input.** {warning[0].upper() + warning[1:]}.\n\n" + note
         if len(spans) >= predictor.max_length:
             note += f"The model read the first {predictor.max_length} tokens. "
         unknown = predictor.unknown(text)
@@ -78,7 +90,14 @@ def build_demo(predictor, about: str) -> gr.Blocks:
                     label="Which tokens pushed the decision", show_legend=False
                 )
                 status = gr.Markdown(label="status")
-        gr.Examples(EXAMPLES, inputs=[text])
+        gr.Examples(EXAMPLES, inputs=[text], label="Movie-review sentences, like its training data")
+        if predictor.familiarity is not None:
+            gr.Examples(
+                UNFAMILIAR,
+                inputs=[text],
+                label="Not reviews: watch for the warning",
+                api_name="load_unfamiliar_example",
+            )
         outputs = [label, spans, status]
         button.click(classify, [text, method], outputs, api_name="classify")
         text.submit(
@@ -111,7 +130,14 @@ def load_predictor(checkpoint: str, train_seconds: float, cache: Path, toy: bool
         return predictor, about + predictor.describe()
     predictor = SentimentPredictor.from_checkpoint(checkpoint, "cpu")
     if checkpoint in pretrained.ENTRIES:
-        return predictor, f"shipped model `{checkpoint}`: {pretrained.entry(checkpoint).summary}"
+        e = pretrained.entry(checkpoint)
+        about = (
+            f"shipped model `{checkpoint}`: {e.summary}  \n**Trained on:** {predictor.domain}  \n"
+            f"**Accuracy:** {e.metrics['accuracy']:g}% on the 872 sentences of SST-2 dev "
+            "(GLUE's test labels are not public)  \n**Familiarity:** a text less familiar than "
+            "95% of the validation sentences is marked, and its label is a guess."
+        )
+        return predictor, about
     return predictor, f"`{checkpoint}`: " + predictor.describe()
 
 

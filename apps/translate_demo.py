@@ -22,6 +22,7 @@ import gradio as gr
 from seqlab import pretrained
 from seqlab.commands import checkpoint_arg
 from seqlab.errors import UserError
+from seqlab.familiarity import unfamiliar_note
 from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM, MAX_ALPHA = 10, 2.0  # the sliders' ranges
@@ -43,6 +44,12 @@ DE_EXAMPLES = [
     ["Ein Mann mit Helm fährt mit dem Fahrrad eine steile Straße hinunter."],
     ["Eine Frau sitzt auf einer Bank und liest ein Buch."],
     ["Mehrere Leute warten an einer Bushaltestelle in der Stadt."],
+]
+# Everyday and news German: unlike Multi30k, so the page marks the translation as a guess.
+DE_UNFAMILIAR = [
+    ["Ich habe keine Ahnung, wovon du sprichst."],
+    ["Hallo Welt"],
+    ["Die Regierung hat gestern neue Steuergesetze beschlossen."],
 ]
 
 
@@ -84,8 +91,19 @@ def _settings(beam, alpha, n_best) -> tuple[int, float, int]:
     return int(beam), alpha, int(n_best)
 
 
-def build_demo(translator, about: str, examples: list | None = None) -> gr.Blocks:
-    """The page around a ``Translator``; ``about`` says which model it is running."""
+def unfamiliar_sentence(translator, fam) -> str:
+    """The plain sentence above a translation the model is guessing ("" when it is not)."""
+    if fam is None or fam.in_domain:
+        return ""
+    note = unfamiliar_note("sentence", "the translation", translator.domain, fam)
+    return f"**Unfamiliar input.** {note[0].upper() + note[1:]}."
+
+
+def build_demo(
+    translator, about: str, examples: list | None = None, unfamiliar: list | None = None
+) -> gr.Blocks:
+    """The page around a ``Translator``; ``about`` says which model it is running; `unfamiliar`
+    examples are sentences unlike its training data, shown apart."""
 
     def answer(result: dict, beam_size: int, length_penalty: float, n_best: int) -> tuple:
         rows = [
@@ -104,7 +122,16 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
         heat = attention_html(result) if result["attention"] else ""
         search = "greedy search" if beam_size == 1 else f"beam search (beam {beam_size})"
         notes.insert(0, f"Decoded with {search}, length penalty {length_penalty:g}.")
-        return result["translation"], rows, heat, " ".join(notes)
+        fam = result["familiarity"]
+        if fam is not None:
+            notes.insert(1, f"Familiarity {100 * fam.score:.0f}%.")
+        warning = unfamiliar_sentence(translator, fam)
+        return (
+            result["translation"],
+            rows,
+            heat,
+            "\n\n".join(filter(None, [warning, " ".join(notes)])),
+        )
 
     def translate(texts, beam_sizes, length_penalties, n_bests):
         """A batch of requests (Gradio's batching): each is checked on its own, and those with
@@ -162,7 +189,14 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
                 )
         plot = gr.HTML(label="Attention (rows: target tokens, columns: source tokens)")
         if examples:
-            gr.Examples(examples, inputs=[text])
+            gr.Examples(examples, inputs=[text], label="Like its training sentences")
+        if unfamiliar:
+            gr.Examples(
+                unfamiliar,
+                inputs=[text],
+                label="Unlike them: watch for the warning",
+                api_name="load_unfamiliar_example",
+            )
         inputs, outputs = [text, beam, alpha, n_best], [output, table, plot, status]
         # batched, with raw inputs: every request is checked on its own in translate()
         batching = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False}
@@ -176,6 +210,9 @@ def build_demo(translator, about: str, examples: list | None = None) -> gr.Block
             **batching,
         )
     return demo
+
+
+TEST_SET = "the 1,000 sentences of Multi30k's 2016 Flickr test set"
 
 
 def load_translator(checkpoint: str, minutes: float, cache: Path, toy: bool = False):
@@ -201,7 +238,13 @@ def load_translator(checkpoint: str, minutes: float, cache: Path, toy: bool = Fa
     cfg = tr.info["model_config"]
     if checkpoint in pretrained.ENTRIES:
         e = pretrained.entry(checkpoint)
-        return tr, f"shipped model `{e.name}`: {e.summary}", DE_EXAMPLES
+        about = (
+            f"shipped model `{e.name}`: {e.summary}  \n**Trained on:** {tr.domain}  \n"
+            f"**Test:** sacreBLEU {e.metrics['bleu']:g} on {TEST_SET} (beam "
+            f"{e.metrics['beam']:g})  \n**Familiarity:** a sentence less familiar than 95% of "
+            "the validation sentences is marked, and its translation is a guess."
+        )
+        return tr, about, DE_EXAMPLES
     about = (
         f"`{checkpoint}`: {cfg['cell'].upper()} hidden {cfg['hidden_size']}, attention "
         f"{cfg['attention']}, dev scores {tr.info['metrics']}."
@@ -245,7 +288,8 @@ def main(argv: list[str] | None = None) -> None:
         use_int8(tr, args.int8)
     except UserError as e:
         parser.exit(1, f"translate_demo: error: {e}\n")
-    launch(build_demo(tr, about, examples), args.host, args.port)
+    unfamiliar = DE_UNFAMILIAR if examples is DE_EXAMPLES else None  # German models only
+    launch(build_demo(tr, about, examples, unfamiliar), args.host, args.port)
 
 
 if __name__ == "__main__":

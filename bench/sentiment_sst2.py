@@ -51,6 +51,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         word_dropout=args.word_dropout,
         sp_alpha=args.sp_alpha,
         ema=args.ema,
+        negation_repeats=args.negation_repeats,
         adversarial=args.adversarial,
         label_smoothing=args.label_smoothing,
     )
@@ -117,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
         help="adversarial perturbation of the embeddings, L2 norm per text (0: off)",
     )
     p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument(
+        "--negation-repeats",
+        type=int,
+        default=0,
+        help="extra showings of each training phrase with a negation word (0: off)",
+    )
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(

@@ -49,9 +49,9 @@ def quantize_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _store(name: str, t: torch.Tensor, storage: str, out: dict[str, torch.Tensor]) -> str:
     """Put one tensor into `out` under `name`; returns how it is stored."""
     t = t.detach().cpu().contiguous()
-    if not t.is_floating_point():
+    if not t.is_floating_point():  # kept as it is: an int8 tensor here is not a quantized one
         out[name] = t
-        return str(t.dtype).removeprefix("torch.")
+        return str(t.dtype).removeprefix("torch.") + " (as is)"
     if storage == "int8" and t.dim() >= 2 and t.numel() >= INT8_MIN_NUMEL:
         q, scale = quantize_rows(t)
         out[name], out[name + SCALE] = q.reshape(t.shape), scale

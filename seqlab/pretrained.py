@@ -94,6 +94,9 @@ def card(name: str) -> str:
         f"    {e.pack_command}",
         f"    {e.eval_command}",
     ]
+    if e.familiarity:
+        lines += ["", "Familiarity (the `in_domain` flag on each input):", ""]
+        lines += [f"- {line}" for line in e.familiarity]
     if e.notes:
         lines += ["", *[f"- {n}" for n in e.notes]]
     return "\n".join(lines)
@@ -113,14 +116,15 @@ def markdown_table() -> str:
     """The README's table of shipped models (tests/test_pretrained.py keeps the two in step): one
     short line per model; the recipe (train, pack, evaluate commands) is on its card."""
     rows = [
-        "| model | task | data | test metrics (shipped file) | size | recipe and card |",
-        "|---|---|---|---|---|---|",
+        "| model | task | data | test metrics (shipped file) | flagged unfamiliar | size | card |",
+        "|---|---|---|---|---|---|---|",
     ]
     for e in ENTRIES.values():
         data = re.split(r" \(|;|,", e.dataset)[0]  # the name: "Flickr8k (Hodosh, ...)" -> Flickr8k
         rows.append(
             f"| `{e.name}` | {e.task} | {data} | {_fmt(e.metrics)} | "
-            f"{e.size_bytes / 1e6:.1f} MB {e.storage} | `seqlab pretrained show {e.name}` |"
+            f"{e.familiarity_summary or '-'} | {e.size_bytes / 1e6:.1f} MB {e.storage} | "
+            f"`seqlab pretrained show {e.name}` |"
         )
     return "\n".join(rows)
 

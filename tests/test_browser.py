@@ -154,29 +154,34 @@ def test_caption_app(page, shots, tmp_path):
 
 
 def test_caption_app_with_the_shipped_model(page, shots):
-    """The flagship as a user first meets it: the shipped captioner, a licensed photo clicked.
-    Its screenshot is the README's first picture (SEQLAB_SCREENSHOTS=docs/screenshots)."""
+    """The flagship as a user first meets it: the shipped captioner, an example like its training
+    photos clicked, then one unlike them, which the page marks as a guess. The first screenshot
+    is the README's first picture (SEQLAB_SCREENSHOTS=docs/screenshots)."""
     from apps import caption_demo as app
     from seqlab import pretrained
 
     if "caption-flickr8k" not in pretrained.ENTRIES:
         pytest.skip("the captioner is not shipped in this checkout")
-    from seqlab.data.photos import licensed_photos
-
-    predictor, examples, notice = app.load_predictor("caption-flickr8k", "unused")
-    assert examples and "grace_hopper" in examples[0]
-    # only the licensed photos: the screenshot goes into the README (no Flickr8k thumbnails)
-    demo = app.build_demo(predictor, [str(p.path) for p in licensed_photos()], notice)
-    with served(demo, css=app.CSS) as url:
+    predictor, page_args = app.load_predictor("caption-flickr8k", "unused")
+    familiar, unfamiliar = app.example_photos()
+    assert "cliff_jump" in familiar[0] and "unfamiliar_coffee" in unfamiliar[0]
+    # only the committed and package photos: the screenshot goes into the README (no Flickr8k)
+    page_args.update(examples=familiar, unfamiliar_examples=unfamiliar)
+    with served(app.build_demo(predictor, **page_args), css=app.CSS) as url:
         page.goto(url)
         expect(page.get_by_text("Shipped model")).to_be_visible()
+        expect(page.get_by_text("BLEU-4 21.32")).to_be_visible()
         hero = page.locator(".cap-hero")
-        block(page, "Examples").get_by_role("button").first.click()
+        block(page, "Photos like its training data").get_by_role("button").first.click()
         expect(hero.locator(".score")).to_contain_text("beam 3 · score")
-        expect(hero).to_contain_text(re.compile(r"\b(man|woman|person|lady)\b"))
+        expect(hero).to_contain_text(re.compile(r"\b(man|woman|person|boy|girl)\b.*\bwater"))
+        expect(page.locator(".cap-unfamiliar")).to_have_count(0)
         page.locator(".cap-frames label").nth(1).click()  # the second word's map, drawn large
         expect(page.locator(".cap-frames input").nth(1)).to_be_checked()
         snap(page, shots, "caption-shipped")
+        block(page, "Unlike its training photos").get_by_role("button").first.click()
+        expect(page.locator(".cap-unfamiliar")).to_contain_text("the caption is a guess")
+        snap(page, shots, "caption-unfamiliar")
 
 
 def test_sentiment_app(page, shots, tmp_path):

@@ -114,3 +114,16 @@ def test_sketch_and_empty_inputs(client):
         {"background": None, "layers": [], "composite": None}, 3, 2, api_name="/caption_sketch"
     )
     assert "Draw something first" in hero
+
+
+def test_example_photos_are_small_and_each_has_its_source_and_licence():
+    folder = APP.parent / "examples"
+    photos = sorted(folder.glob("*.jpg"))
+    sources = (folder / "SOURCES.md").read_text()
+    assert photos and sum(p.stat().st_size for p in photos) <= 2_000_000
+    for photo in photos:
+        assert photo.stat().st_size <= 200_000, photo.name
+        row = next((ln for ln in sources.splitlines() if ln.startswith(f"| `{photo.name}`")), "")
+        assert any(licence in row for licence in ("CC0", "CC BY", "public domain")), photo.name
+    listed = {ln.split("`")[1] for ln in sources.splitlines() if ln.startswith("| `")}
+    assert listed == {p.name for p in photos}  # no row without its photo

@@ -21,10 +21,12 @@ import torch
 from PIL import Image
 
 from seqlab.caption.config import TASK
+from seqlab.caption.familiarity import PhotoFamiliarity
 from seqlab.data.captions import image_transform, load_image, tokenize
 from seqlab.data.tokenizers import BOS, EOS, UNK, Vocab
 from seqlab.decoding import beam_search, greedy
 from seqlab.errors import UserError
+from seqlab.familiarity import Familiarity
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
 from seqlab.sources import load_checkpoint
@@ -116,6 +118,7 @@ class Caption:
     score: float  # length-normalised log-probability (the beam's ranking score)
     log_prob: float  # total log-probability, <eos> included
     attention: np.ndarray | None  # (len(words), h, w): where the model looked for each word
+    familiarity: Familiarity | None = None  # the photo's, shared by its n-best; None: uncalibrated
 
 
 class CaptionPredictor:
@@ -128,10 +131,17 @@ class CaptionPredictor:
         vocab: Vocab,
         info: dict,
         device: torch.device,
+        familiarity: PhotoFamiliarity | None = None,
     ):
         self.encoder, self.model = encoder.folded(), model.eval()  # BatchNorm folded in
         self.vocab, self.info, self.device = vocab, info, device
         self.transform = image_transform(encoder.cfg.image_size)
+        self.familiarity = familiarity  # None for a checkpoint fitted without one
+
+    @property
+    def domain(self) -> str:
+        """What the model learned from, in words a page can show."""
+        return self.info.get("domain") or f"{self.info['dataset']} training photos"
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> CaptionPredictor:
@@ -149,6 +159,7 @@ class CaptionPredictor:
         tcfg = ckpt.get("train_config", {})
         info = {
             "dataset": ckpt.get("dataset", "?"),
+            "domain": ckpt.get("domain"),  # what it learned from, in words (shipped models)
             "root": tcfg.get("root"),
             "encoder": ecfg.name,
             "attention": model.cfg.attention,
@@ -162,7 +173,8 @@ class CaptionPredictor:
             "parameters": count_parameters(model)
             + (count_parameters(encoder) if ecfg.trainable else 0),
         }
-        return cls(encoder.to(dev), model.to(dev), Vocab(ckpt["vocab"]), info, dev)
+        fam = PhotoFamiliarity(ckpt["familiarity"]) if ckpt.get("familiarity") else None
+        return cls(encoder.to(dev), model.to(dev), Vocab(ckpt["vocab"]), info, dev, fam)
 
     def view(self, source) -> Image.Image:
         """The square, centre-cropped picture the encoder sees (attention maps align with it)."""
@@ -182,16 +194,17 @@ class CaptionPredictor:
         with autocast(self.info.get("feature_precision", "fp32"), self.device):
             feats = self.encoder(x.contiguous(memory_format=torch.channels_last))  # (B, S, D)
         hyps = decode(self.model, feats.float(), beam_size, n_best, max_len or self.info["max_len"])
+        fams = self.familiarity(feats.float().mean(1)) if self.familiarity else [None] * len(hyps)
         h, w = self.encoder.grid
         out = []
-        for item in hyps:
+        for item, fam in zip(hyps, fams, strict=True):
             caps = []
             for hyp in item:
                 words = self.vocab.tokens(hyp.tokens)
                 att = None
                 if hyp.attention is not None and len(words):
                     att = hyp.attention.float().cpu().numpy().reshape(len(words), h, w)
-                caps.append(Caption(" ".join(words), words, hyp.score, hyp.log_prob, att))
+                caps.append(Caption(" ".join(words), words, hyp.score, hyp.log_prob, att, fam))
             out.append(caps)
         return out
 
@@ -217,11 +230,12 @@ class CaptionPredictor:
             frames.append((Image.fromarray((np.clip(lit, 0, 1) * 255).astype(np.uint8)), word))
         return frames
 
-    def describe(self) -> str:
-        """One line on the model in use, for pages and logs."""
+    def describe(self, with_val: bool = True) -> str:
+        """One line on the model in use, for pages and logs (with its validation BLEU-4 unless
+        a page reports a test figure instead)."""
         i = self.info
         kind = "Show, Attend and Tell (soft attention)" if i["attention"] else "Show and Tell"
-        val = i.get("val") or {}
+        val = (i.get("val") or {}) if with_val else {}
         score = f", val BLEU-4 {val['bleu4']:.1f} (greedy)" if "bleu4" in val else ""
         return (
             f"{kind} LSTM decoder, {i['encoder']} encoder, trained on {i['dataset']} "

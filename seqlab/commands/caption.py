@@ -95,6 +95,12 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--checkpoint", **checkpoint_arg("caption"))
     p.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
     p.add_argument("--n-best", type=int, default=1, help="captions per image, best first")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per image: captions with scores, and the photo's familiarity "
+        '({"score": share of validation photos less familiar, "in_domain": true/false})',
+    )
     p.add_argument("--device", default="auto")
     add_int8_arg(p)  # the decoder; the CNN encoder stays fp32
     return {"train": t, "evaluate": e, "predict": p}
@@ -150,6 +156,7 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     from seqlab.caption.predict import CaptionPredictor
+    from seqlab.familiarity import familiarity_json, unfamiliar_note
     from seqlab.serving import use_int8
 
     pred = CaptionPredictor.from_checkpoint(args.checkpoint, predictor_device(args))
@@ -162,11 +169,18 @@ def _predict(args) -> int:
             print(f"seqlab: error: {e}", file=sys.stderr)
             failed += 1
             continue
-        if args.n_best == 1:
+        fam = caps[0].familiarity
+        if args.json:
+            found = [{"text": c.text, "score": round(c.score, 4)} for c in caps]
+            print(dumps({"image": path, "captions": found, "familiarity": familiarity_json(fam)}))
+        elif args.n_best == 1:
             print(f"{path}\t{caps[0].text}")
         else:
             for rank, cap in enumerate(caps, 1):
                 print(f"{path}\t{rank}\t{cap.score:.3f}\t{cap.text}")
+        if fam is not None and not fam.in_domain and not args.json:
+            note = unfamiliar_note("photo", "the caption", pred.domain, fam)
+            print(f"note: {path}: {note}", file=sys.stderr)
     if failed:
         print(
             f"seqlab: {failed} of {len(args.images)} images could not be captioned", file=sys.stderr

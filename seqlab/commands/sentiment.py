@@ -95,6 +95,8 @@ def _evaluate(args) -> int:
                 "macro_f1": round(result["macro_f1"], 4),
                 "confusion": result["confusion"],
                 "labels": result["labels"],
+                "negation": result["negation"],  # texts with not, n't, no, never, nothing
+                "no_negation": result["no_negation"],
                 "skipped_rows": data.skipped,
             }
         )
@@ -104,6 +106,7 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     from seqlab.errors import UserError
+    from seqlab.familiarity import familiarity_json, unfamiliar_note
     from seqlab.sentiment.predict import SentimentPredictor
 
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
@@ -111,7 +114,11 @@ def _predict(args) -> int:
         raise UserError("no text to classify: pass texts as arguments or lines on stdin")
     pred = SentimentPredictor.from_checkpoint(args.checkpoint, args.device)
     for text, result in zip(texts, pred.predict(texts), strict=True):
-        line = {"text": text, **result}
+        fam = result["familiarity"]
+        line = {"text": text, **result, "familiarity": familiarity_json(fam)}
+        if fam is not None and not fam.in_domain:
+            note = unfamiliar_note("text", "the label", pred.domain, fam)
+            print(f"note: {text!r}: {note}", file=sys.stderr)
         if args.explain:
             tokens, scores, _ = pred.attribute(text, args.explain)
             line["attribution"] = [[t, round(s, 4)] for t, s in zip(tokens, scores, strict=True)]

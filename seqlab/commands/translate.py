@@ -67,7 +67,35 @@ def add_parser(sub) -> None:
     _decoding_args(x)
     x.add_argument("--n-best", type=int, default=1, help="print the N best with their scores")
     x.add_argument("--attention", action="store_true", help="print the attention matrix")
+    x.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per text: translation, n-best, unknown pieces, and the source's "
+        'familiarity ({"score": share of validation sources less familiar, "in_domain": ...})',
+    )
     x.set_defaults(func=_translate)
+
+
+def _print_translation(text: str, out: dict, args, domain: str) -> None:
+    from seqlab.familiarity import familiarity_json, unfamiliar_note
+
+    fam = out["familiarity"]
+    if args.json:
+        keep = ("translation", "unknown")
+        line = {"source": text, **{k: out[k] for k in keep}, "familiarity": familiarity_json(fam)}
+        line["n_best"] = [{"text": t, "score": round(s, 4)} for t, s, _ in out["n_best"]]
+        print(dumps(line, ensure_ascii=False))
+        return
+    if args.n_best > 1:
+        for hyp, score, log_prob in out["n_best"]:
+            print(f"{score:.3f}\t{log_prob:.3f}\t{hyp}")
+    else:
+        print(out["translation"])
+    if out["unknown"]:
+        print(f"note: unknown source pieces: {' '.join(out['unknown'])}", file=sys.stderr)
+    if fam is not None and not fam.in_domain:
+        note = unfamiliar_note("sentence", "the translation", domain, fam)
+        print(f"note: {text!r}: {note}", file=sys.stderr)
 
 
 def _decoding_args(p: argparse.ArgumentParser) -> None:
@@ -130,17 +158,12 @@ def _translate(args) -> int:
     tr = use_int8(Translator.from_checkpoint(args.checkpoint, predictor_device(args)), args.int8)
     if args.text == "-":
         lines = [ln.strip() for ln in sys.stdin if ln.strip()]
-        for line in tr.translate_lines(lines, args.beam, args.length_penalty):
-            print(line)
+        outs = tr.translate_many(lines, args.beam, args.length_penalty, args.n_best)
+        for line, out in zip(lines, outs, strict=True):
+            _print_translation(line, out, args, tr.domain)
         return 0
     out = tr.translate(args.text, args.beam, args.length_penalty, args.n_best)
-    if args.n_best > 1:
-        for text, score, log_prob in out["n_best"]:
-            print(f"{score:.3f}\t{log_prob:.3f}\t{text}")
-    else:
-        print(out["translation"])
-    if out["unknown"]:
-        print(f"note: unknown source pieces: {' '.join(out['unknown'])}", file=sys.stderr)
+    _print_translation(args.text, out, args, tr.domain)
     if args.attention and out["attention"] is not None:
         print("\t" + "\t".join(out["source_tokens"]))
         for tok, row in zip(out["target_tokens"], out["attention"], strict=False):

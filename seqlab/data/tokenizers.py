@@ -158,6 +158,11 @@ class SentencePieceTokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode(_strip(ids))
 
+    def log_likelihood(self, ids: Iterable[int]) -> float:
+        """The unigram model's log-probability of this segmentation (the sum of its pieces'
+        scores): a language model of the training text that comes free with the tokenizer."""
+        return sum(self.sp.GetScore(int(i)) for i in ids)
+
     def id_to_piece(self, ids: Iterable[int]) -> list[str]:
         n = self.vocab_size
         return [self.sp.id_to_piece(int(i)) if 0 <= int(i) < n else "<unk>" for i in ids]

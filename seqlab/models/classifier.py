@@ -51,12 +51,15 @@ class TextClassifier(nn.Module):
 
     def forward_embedded(self, e: Tensor, lengths: Tensor) -> Tensor:
         """The same from embeddings (B, T, E): attribution methods differentiate through this."""
+        return self.head(self.drop(self.sentence(e, lengths)))  # (B, C)
+
+    def sentence(self, e: Tensor, lengths: Tensor) -> Tensor:
+        """The sentence vector the head reads, from embeddings (B, T, E) -> (B, D*H)."""
         e = self.drop(e)  # (B, T, E)
         packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         h_n = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
-        pooled = self.pool(out, h_n, lengths)  # (B, D*H)
-        return self.head(self.drop(pooled))  # (B, C)
+        return self.pool(out, h_n, lengths)  # (B, D*H)
 
     def pool(self, out, h_n: Tensor, lengths: Tensor) -> Tensor:
         cfg = self.cfg

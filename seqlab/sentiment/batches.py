@@ -65,14 +65,25 @@ def predict_ids(
     model: TextClassifier, seqs: list[list[int]], device, batch_size: int = 256
 ) -> Tensor:
     """Class probabilities (N, C) for encoded texts, in their order."""
+    return predict_with_features(model, seqs, device, batch_size)[0]
+
+
+@torch.no_grad()
+def predict_with_features(
+    model: TextClassifier, seqs: list[list[int]], device, batch_size: int = 256
+) -> tuple[Tensor, Tensor]:
+    """Class probabilities (N, C) and the sentence vectors the head read (N, D*H), in order."""
     model.eval()
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     probs = torch.empty(len(seqs), model.cfg.num_classes)
+    feats = torch.empty(len(seqs), model.head.in_features)
     for k in range(0, len(order), batch_size):
         idx = order[k : k + batch_size]
         x, lengths = collate([seqs[i] for i in idx])
-        probs[idx] = F.softmax(model(x.to(device), lengths).float(), dim=-1).cpu()
-    return probs
+        h = model.sentence(model.embedding(x.to(device)), lengths)  # (B, D*H)
+        probs[idx] = F.softmax(model.head(h).float(), dim=-1).cpu()
+        feats[idx] = h.float().cpu()
+    return probs, feats
 
 
 def classification_metrics(pred: Tensor, gold: Tensor, num_classes: int) -> dict:

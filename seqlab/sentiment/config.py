@@ -74,6 +74,13 @@ class SentimentTrainConfig(RunConfig):
             "decay, e.g. 0.999 (Polyak averaging; 0: off)"
         },
     )
+    negation_repeats: int = field(
+        default=0,
+        metadata={
+            "help": "show each training text with a negation word (not, n't, no, never, nothing) "
+            "this many extra times per epoch (0: off)"
+        },
+    )
     batch_size: int = field(default=64, metadata={"help": "texts per batch"})
 
     def __post_init__(self):

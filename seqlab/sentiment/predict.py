@@ -18,10 +18,23 @@ from seqlab.data.labelled import Labelled
 from seqlab.data.tokenizers import UNK, tokenizer_from_dict
 from seqlab.errors import UserError
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
-from seqlab.sentiment.batches import classification_metrics, collate, encode_texts, predict_ids
+from seqlab.sentiment.batches import (
+    classification_metrics,
+    collate,
+    encode_texts,
+    predict_ids,
+    predict_with_features,
+)
 from seqlab.sentiment.config import TASK
+from seqlab.sentiment.familiarity import TextFamiliarity
+from seqlab.sentiment.negation import has_negation
 from seqlab.sources import load_checkpoint
 from seqlab.training import resolve_device
+
+
+def _share(right: Tensor) -> dict:
+    n = len(right)
+    return {"n": n, "accuracy": round(100 * float(right.float().mean()), 2) if n else None}
 
 
 class SentimentPredictor:
@@ -40,6 +53,13 @@ class SentimentPredictor:
         self.model, self.tokenizer, self.labels = model.eval(), tokenizer, labels
         self.max_length, self.lower, self.device = max_length, lower, device
         self.info = info or {}
+        fam = self.info.get("familiarity")  # None for a checkpoint fitted without one
+        self.familiarity = TextFamiliarity(fam) if fam else None
+
+    @property
+    def domain(self) -> str:
+        """What the model learned from, in words a page can show."""
+        return self.info.get("domain") or "training texts"
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> SentimentPredictor:
@@ -51,6 +71,8 @@ class SentimentPredictor:
             "metrics": ckpt.get("metrics", {}),
             "source": ckpt.get("source", ""),
             "model_config": ckpt["model_config"],
+            "familiarity": ckpt.get("familiarity"),
+            "domain": ckpt.get("domain"),  # what it learned from, in words (shipped models)
         }
         return cls(
             model.to(dev),
@@ -69,14 +91,17 @@ class SentimentPredictor:
         return encode_texts(self.tokenizer, texts, self.max_length, self.lower)
 
     def predict(self, texts: list[str]) -> list[dict]:
-        """For each text: {"label": best class, "probs": {class: probability}}."""
-        probs = predict_ids(self.model, self._encode(texts), self.device)  # (N, C)
+        """For each text: {"label": best class, "probs": {class: probability}, "familiarity":
+        Familiarity, or None for an uncalibrated model}."""
+        probs, feats = predict_with_features(self.model, self._encode(texts), self.device)
+        fams = self.familiarity(feats.numpy()) if self.familiarity else [None] * len(texts)
         return [
             {
                 "label": self.labels[int(p.argmax())],
                 "probs": {n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)},
+                "familiarity": fam,
             }
-            for p in probs
+            for p, fam in zip(probs, fams, strict=True)
         ]
 
     def evaluate(self, data: Labelled) -> dict:
@@ -88,9 +113,14 @@ class SentimentPredictor:
             )
         probs = predict_ids(self.model, self._encode(data.texts), self.device)
         gold = torch.tensor([self.labels.index(label) for label in data.labels])
+        right = probs.argmax(-1) == gold
+        negated = torch.tensor([has_negation(t) for t in data.texts])
         return {
             **classification_metrics(probs.argmax(-1), gold, len(self.labels)),
             "labels": self.labels,
+            # texts with not, n't, no, never or nothing, and the rest (seqlab.sentiment.negation)
+            "negation": _share(right[negated]),
+            "no_negation": _share(right[~negated]),
         }
 
     def attribute(

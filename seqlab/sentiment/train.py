@@ -48,6 +48,7 @@ from seqlab.sentiment.batches import (
     predict_ids,
 )
 from seqlab.sentiment.config import TASK, SentimentTrainConfig
+from seqlab.sentiment.negation import repeat_negated
 from seqlab.training import (
     LRSchedule,
     NonFiniteGuard,
@@ -72,10 +73,15 @@ def _split(data: Labelled, fraction: float, gen: torch.Generator) -> tuple[Label
 
 def _load_data(cfg: SentimentTrainConfig, gen: torch.Generator) -> tuple[Labelled, Labelled]:
     read = lambda p: load_labelled(p, cfg.text_column, cfg.label_column, cfg.skip_bad)  # noqa: E731
-    train_data = read(cfg.train)
+    train_data, dev_data = read(cfg.train), None
     if cfg.dev:
-        return train_data, read(cfg.dev)
-    return _split(train_data, cfg.dev_fraction, gen)
+        dev_data = read(cfg.dev)
+    else:
+        train_data, dev_data = _split(train_data, cfg.dev_fraction, gen)
+    if cfg.negation_repeats:  # after the split: dev keeps its texts once
+        texts, labels = repeat_negated(train_data.texts, train_data.labels, cfg.negation_repeats)
+        train_data = Labelled(texts, labels, train_data.skipped, train_data.source)
+    return train_data, dev_data
 
 
 def _make_optimizer(model: TextClassifier, ocfg: OptimConfig, device) -> torch.optim.Optimizer:

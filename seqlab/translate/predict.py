@@ -23,6 +23,7 @@ from seqlab.sources import load_checkpoint
 from seqlab.training import resolve_device
 from seqlab.translate.config import MAX_SOURCE_CHARS, TASK
 from seqlab.translate.data import collate, encode_pairs
+from seqlab.translate.familiarity import SentenceFamiliarity, signals
 
 
 def corpus_bleu(hypotheses: list[str], references: list[str]) -> dict:
@@ -99,8 +100,15 @@ class Translator:
     def __init__(self, model: Seq2Seq, src_tok, tgt_tok, device: torch.device, info: dict):
         self.model, self.src_tok, self.tgt_tok = model.eval(), src_tok, tgt_tok
         self.device, self.info = device, info
+        fam = info.get("familiarity")  # None for a checkpoint fitted without one
+        self.familiarity = SentenceFamiliarity(fam) if fam else None
         # the GNMT alpha chosen on dev for this model (stored by `pretrained export --meta`)
         self.length_penalty = float(info.get("length_penalty", 0.6))
+
+    @property
+    def domain(self) -> str:
+        """What the model learned from, in words a page can show."""
+        return self.info.get("domain") or "training sentences"
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Translator:
@@ -114,6 +122,8 @@ class Translator:
             "metrics": ckpt.get("metrics", {}),
             "description": ckpt.get("description", ""),
             "length_penalty": ckpt.get("length_penalty", 0.6),
+            "familiarity": ckpt.get("familiarity"),
+            "domain": ckpt.get("domain"),  # what it learned from, in words (shipped models)
         }
         src_tok = tokenizer_from_dict(ckpt["src_tokenizer"])
         return cls(model.to(dev), src_tok, tokenizer_from_dict(ckpt["tgt_tokenizer"]), dev, info)
@@ -134,7 +144,8 @@ class Translator:
         self, text: str, beam_size: int = 5, length_penalty: float | None = None, n_best: int = 1
     ) -> dict:
         """{"translation", "n_best": [(text, score, log_prob)], "source_tokens", "target_tokens",
-        "attention": (T, S) list of lists or None, "unknown": source pieces not in the vocab}."""
+        "attention": (T, S) list of lists or None, "unknown": source pieces not in the vocab,
+        "familiarity": Familiarity or None (uncalibrated model), "signals": its raw inputs}."""
         return self.translate_many([text], beam_size, length_penalty, n_best)[0]
 
     def translate_many(
@@ -159,6 +170,7 @@ class Translator:
         pieces = self.src_tok.id_to_piece(ids)
         surface = self.src_tok.pieces(text.strip())  # the text's own pieces: "ß", not "<unk>"
         surface = surface if len(surface) == len(ids) else pieces
+        raw = signals(self.src_tok, text, ids, best)
         return {
             "translation": self.tgt_tok.decode(best.tokens),
             "n_best": [(self.tgt_tok.decode(h.tokens), h.score, h.log_prob) for h in hyps],
@@ -169,6 +181,8 @@ class Translator:
             "unknown": [
                 p.replace("\u2581", "") for p, i in zip(surface, ids, strict=True) if i == UNK
             ],
+            "familiarity": self.familiarity(raw) if self.familiarity else None,
+            "signals": raw,
         }
 
     def translate_lines(
