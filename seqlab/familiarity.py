@@ -137,6 +137,25 @@ class NearestNeighbours:
         return cls(d["projection"], d["bank"], d["bank_scale"], d["k"])
 
 
+def fit_nearest(train, val, method: str, dim: int, k: int = 1) -> dict:
+    """A checkpoint's ``familiarity`` entry for feature vectors: a NearestNeighbours detector
+    fitted on the training features, calibrated on the validation features."""
+    detector = NearestNeighbours.fit(train, dim=dim, k=k)
+    calibration = Calibration.fit(detector.raw(val), method)
+    return {"detector": detector.state(), "calibration": calibration.to_dict()}
+
+
+class FeatureFamiliarity:
+    """A stored ``fit_nearest`` entry as a callable: (N, D) features -> a Familiarity each."""
+
+    def __init__(self, state: dict):
+        self.detector = NearestNeighbours.from_state(state["detector"])
+        self.calibration = Calibration.from_dict(state["calibration"])
+
+    def __call__(self, feats) -> list[Familiarity]:
+        return [self.calibration(float(r)) for r in self.detector.raw(feats)]
+
+
 class GaussianDensity:
     """One Gaussian over training feature vectors; ``raw(x)`` is minus half the squared
     Mahalanobis distance. The covariance is kept as its top ``k`` principal directions and one

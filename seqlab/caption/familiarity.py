@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from seqlab.data.captions import load_image
-from seqlab.familiarity import Calibration, NearestNeighbours
+from seqlab.familiarity import fit_nearest
 from seqlab.training import autocast
 
 log = logging.getLogger(__name__)
@@ -40,23 +40,10 @@ def pooled_features(pred, images, batch_size: int = 32) -> np.ndarray:
 
 def fit_from_features(train: np.ndarray, val: np.ndarray, dim: int = 512, k: int = 1) -> dict:
     """The checkpoint's ``familiarity`` entry from training and validation features."""
-    detector = NearestNeighbours.fit(train, dim=dim, k=k)
-    calibration = Calibration.fit(detector.raw(val), METHOD)
-    return {"detector": detector.state(), "calibration": calibration.to_dict()}
+    return fit_nearest(train, val, METHOD, dim, k)
 
 
 def fit_familiarity(pred, train_images, val_images, dim: int = 512, k: int = 1) -> dict:
     return fit_from_features(
         pooled_features(pred, train_images), pooled_features(pred, val_images), dim, k
     )
-
-
-class PhotoFamiliarity:
-    """The stored state as a callable: (B, D) pooled features -> a Familiarity per photo."""
-
-    def __init__(self, state: dict):
-        self.detector = NearestNeighbours.from_state(state["detector"])
-        self.calibration = Calibration.from_dict(state["calibration"])
-
-    def __call__(self, pooled) -> list:
-        return [self.calibration(float(r)) for r in self.detector.raw(pooled)]

@@ -21,12 +21,11 @@ import torch
 from PIL import Image
 
 from seqlab.caption.config import TASK
-from seqlab.caption.familiarity import PhotoFamiliarity
 from seqlab.data.captions import image_transform, load_image, tokenize
 from seqlab.data.tokenizers import BOS, EOS, UNK, Vocab
 from seqlab.decoding import beam_search, greedy
 from seqlab.errors import UserError
-from seqlab.familiarity import Familiarity
+from seqlab.familiarity import Familiarity, FeatureFamiliarity
 from seqlab.models.captioner import Captioner, CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
 from seqlab.sources import load_checkpoint
@@ -131,7 +130,7 @@ class CaptionPredictor:
         vocab: Vocab,
         info: dict,
         device: torch.device,
-        familiarity: PhotoFamiliarity | None = None,
+        familiarity: FeatureFamiliarity | None = None,
     ):
         self.encoder, self.model = encoder.folded(), model.eval()  # BatchNorm folded in
         self.vocab, self.info, self.device = vocab, info, device
@@ -173,7 +172,7 @@ class CaptionPredictor:
             "parameters": count_parameters(model)
             + (count_parameters(encoder) if ecfg.trainable else 0),
         }
-        fam = PhotoFamiliarity(ckpt["familiarity"]) if ckpt.get("familiarity") else None
+        fam = FeatureFamiliarity(ckpt["familiarity"]) if ckpt.get("familiarity") else None
         return cls(encoder.to(dev), model.to(dev), Vocab(ckpt["vocab"]), info, dev, fam)
 
     def view(self, source) -> Image.Image:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 
-from seqlab.familiarity import Calibration, Familiarity, NearestNeighbours
+from seqlab.familiarity import fit_nearest
 from seqlab.sentiment.batches import predict_with_features
 
 METHOD = "nearest training sentence (cosine, the classifier's sentence vector)"
@@ -26,23 +26,10 @@ def fit_familiarity(
     words or more (SST-2's training rows are mostly short phrases), calibrated on ``val_texts``."""
     texts = [t for t in train_texts if len(t.split()) >= 6]
     random.Random(seed).shuffle(texts)
-    train = features(predictor, texts[:bank])
-    detector = NearestNeighbours.fit(train, dim=min(256, train.shape[1]), k=1)
-    calibration = Calibration.fit(detector.raw(features(predictor, val_texts)), METHOD)
-    return {"detector": detector.state(), "calibration": calibration.to_dict()}
+    train, val = features(predictor, texts[:bank]), features(predictor, val_texts)
+    return fit_nearest(train, val, METHOD, dim=min(256, train.shape[1]), k=1)
 
 
 def features(predictor, texts: list[str]):
     ids = predictor._encode(texts)
     return predict_with_features(predictor.model, ids, predictor.device)[1].numpy()
-
-
-class TextFamiliarity:
-    """The stored state as a callable: (N, D) sentence vectors -> a Familiarity per text."""
-
-    def __init__(self, state: dict):
-        self.detector = NearestNeighbours.from_state(state["detector"])
-        self.calibration = Calibration.from_dict(state["calibration"])
-
-    def __call__(self, feats) -> list[Familiarity]:
-        return [self.calibration(float(r)) for r in self.detector.raw(feats)]

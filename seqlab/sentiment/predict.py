@@ -17,6 +17,7 @@ from torch import Tensor
 from seqlab.data.labelled import Labelled
 from seqlab.data.tokenizers import UNK, tokenizer_from_dict
 from seqlab.errors import UserError
+from seqlab.familiarity import FeatureFamiliarity
 from seqlab.models.classifier import ClassifierConfig, TextClassifier
 from seqlab.sentiment.batches import (
     classification_metrics,
@@ -26,7 +27,6 @@ from seqlab.sentiment.batches import (
     predict_with_features,
 )
 from seqlab.sentiment.config import TASK
-from seqlab.sentiment.familiarity import TextFamiliarity
 from seqlab.sentiment.negation import has_negation
 from seqlab.sources import load_checkpoint
 from seqlab.training import resolve_device
@@ -54,7 +54,7 @@ class SentimentPredictor:
         self.max_length, self.lower, self.device = max_length, lower, device
         self.info = info or {}
         fam = self.info.get("familiarity")  # None for a checkpoint fitted without one
-        self.familiarity = TextFamiliarity(fam) if fam else None
+        self.familiarity = FeatureFamiliarity(fam) if fam else None
 
     @property
     def domain(self) -> str:
