@@ -105,6 +105,7 @@ def main() -> None:
     p.add_argument("--caption-checkpoint", default="caption-flickr8k")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--synthetic", action="store_true", help="untrained models, random inputs")
+    p.add_argument("--tasks", default="translate,caption", help="which decoders to time")
     p.add_argument("--sentences", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--beam", type=int, default=5)
@@ -128,8 +129,10 @@ def main() -> None:
     device = torch.device(a.device)
     if a.synthetic:
         a.translate_checkpoint = a.caption_checkpoint = a.multi30k = a.flickr8k = None
-    else:
+    tasks = a.tasks.split(",")
+    if not a.synthetic and "translate" in tasks:
         require_folder("--multi30k", a.multi30k, "raw/test_2016_flickr.de")
+    if not a.synthetic and "caption" in tasks:
         require_folder("--flickr8k", a.flickr8k, "Flickr_8k.testImages.txt")
     print(hardware.describe_cpu(), flush=True)
     if device.type == "cuda":
@@ -142,6 +145,13 @@ def main() -> None:
         f"{torch.get_num_threads()} threads"
     )
 
+    if "translate" in tasks:
+        bench_translate(a, device)
+    if "caption" in tasks:
+        bench_caption(a, device)
+
+
+def bench_translate(a: argparse.Namespace, device: torch.device) -> None:
     s2s = _model(
         Seq2Seq,
         Seq2SeqConfig,
@@ -183,6 +193,8 @@ def main() -> None:
         a.reps,
     )
 
+
+def bench_caption(a: argparse.Namespace, device: torch.device) -> None:
     cap = _model(
         Captioner,
         CaptionerConfig,

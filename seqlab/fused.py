@@ -5,10 +5,10 @@ Where a CPU's oneDNN has no bf16 version of a kernel (the LSTM on CPUs without A
 probed once by seqlab.hardware), bf16 autocast runs that layer in fp32 and says so once.
 
 On CUDA the weights live in cuDNN's flat layout, as ``torch.nn.RNNBase.flatten_parameters`` keeps
-them: one buffer, every parameter a view of it, in torch.nn's order (per layer and direction:
-weight_ih, weight_hh, bias_ih, bias_hh; cuDNN's gate order is torch.nn's). cuDNN then reads the
-buffer as it is; otherwise it copies every weight on every call and warns each time. With
-weight_dropout the dropped weights are one new buffer of the same layout per call.
+them: one buffer laid out by cuDNN (cuDNN 9: every matrix, then every bias), each parameter a view
+of it. cuDNN then reads the buffer as it is; otherwise it copies every weight on every call and
+warns each time. With weight_dropout the dropped weights are one new buffer of the same layout
+per call.
 """
 
 from __future__ import annotations
@@ -77,51 +77,71 @@ def _call(layer, data: Tensor, batch_sizes: Tensor | None, state: tuple) -> tupl
 
 
 def flatten(layer, force: bool = False) -> bool:
-    """Copy ``layer``'s weights into one new buffer in cuDNN's layout and make each parameter a
-    view of it (what ``torch._cudnn_rnn_flatten_weight`` does), where cuDNN reads them (CUDA),
-    or on any device with ``force``. Returns whether the weights are flat afterwards."""
+    """Copy ``layer``'s weights into one new buffer and make each parameter a view of it, as
+    ``torch.nn.RNNBase.flatten_parameters`` does: on CUDA through cuDNN itself
+    (``torch._cudnn_rnn_flatten_weight``, which lays the buffer out as the cuDNN version at hand
+    wants); with ``force``, on any other device, in cuDNN 9's layout (every matrix, then every
+    bias). Returns whether the weights are flat afterwards."""
     weights = layer._flat_weights()
     if is_flat(weights):
         return True
     if not _can_share(weights) or not (force or _cudnn_reads(weights[0])):
         return False
     with torch.no_grad():  # set_ swaps each parameter's storage, keeping the Parameter object
-        buf = torch.cat([w.reshape(-1) for w in weights])  # (N,): the concatenation is the layout
-        for w, view in zip(weights, _views(buf, weights), strict=True):
-            w.set_(view)
+        if _cudnn_reads(weights[0]):
+            with torch.cuda.device_of(weights[0]):
+                torch._cudnn_rnn_flatten_weight(
+                    weights,
+                    4 if layer.bias else 2,
+                    layer.input_size,
+                    torch.backends.cudnn.rnn.get_cudnn_mode(layer._vf_mode.upper()),
+                    layer.hidden_size,
+                    0,  # proj_size
+                    layer.num_layers,
+                    layer.batch_first,
+                    layer.bidirectional,
+                )
+            return True
+        order = [w for w in weights if w.dim() == 2] + [w for w in weights if w.dim() == 1]
+        buf = torch.cat([w.reshape(-1) for w in order])  # (N,)
+        offset = 0
+        for w in order:
+            w.set_(buf[offset : offset + w.numel()].view(w.shape))
+            offset += w.numel()
     return True
 
 
 def is_flat(weights: list[Tensor]) -> bool:
-    """Whether ``weights`` are contiguous views, in order and without gaps, of one storage that
-    starts with the first of them: the buffer cuDNN can read without a copy."""
-    base, offset = weights[0].untyped_storage().data_ptr(), 0
-    for w in weights:
-        if w.untyped_storage().data_ptr() != base or w.storage_offset() != offset:
-            return False
-        if not w.is_contiguous():
-            return False
-        offset += w.numel()
-    return True
+    """Whether ``weights`` are contiguous views of one storage, as flatten leaves them."""
+    base = weights[0].untyped_storage().data_ptr()
+    return all(w.untyped_storage().data_ptr() == base and w.is_contiguous() for w in weights)
 
 
 def call_weights(layer) -> list[Tensor]:
     """The weights the kernel gets: the parameters themselves, or with weight_dropout while
-    training the dropped ones, gathered into one new buffer of the same layout when the
-    parameters are flat (so cuDNN reads it without a copy or a warning)."""
+    training the dropped ones, gathered into one new buffer laid out as the flat parameters
+    are (so cuDNN reads it without a copy or a warning)."""
     weights = layer._flat_weights(drop=True)  # weight_dropout's mask, when training
-    if not layer._drops_weights() or not is_flat(layer._flat_weights()):
+    if not layer._drops_weights():
         return weights
-    return _views(torch.cat([w.reshape(-1) for w in weights]), weights)  # (N,) -> views
+    params = layer._flat_weights()
+    return _gather(weights, params) if is_flat(params) else weights
 
 
-def _views(buf: Tensor, like: list[Tensor]) -> list[Tensor]:
-    """Consecutive views of the flat ``buf`` shaped as ``like``."""
-    views, offset = [], 0
-    for w in like:
-        views.append(buf[offset : offset + w.numel()].view(w.shape))
-        offset += w.numel()
-    return views
+def _gather(weights: list[Tensor], like: list[Tensor]) -> list[Tensor]:
+    """``weights`` copied into one new buffer, each at the offset its namesake in ``like`` (flat
+    parameters) has in theirs; returns the views. One cat: autograd reaches every weight."""
+    pieces, end = [], 0
+    for i in sorted(range(len(like)), key=lambda i: like[i].storage_offset()):
+        if like[i].storage_offset() > end:  # a gap in the layout: zeros, as cuDNN's own buffer
+            pieces.append(weights[i].new_zeros(like[i].storage_offset() - end))
+        pieces.append(weights[i].reshape(-1))
+        end = like[i].storage_offset() + like[i].numel()
+    total = like[0].untyped_storage().nbytes() // like[0].element_size()
+    if total > end:
+        pieces.append(weights[0].new_zeros(total - end))
+    buf = torch.cat(pieces)  # (N,)
+    return [buf[w.storage_offset() : w.storage_offset() + w.numel()].view(w.shape) for w in like]
 
 
 def _can_share(weights: list[Tensor]) -> bool:
@@ -133,7 +153,8 @@ def _can_share(weights: list[Tensor]) -> bool:
 
 
 def _cudnn_reads(weight: Tensor) -> bool:
-    """Whether the fused kernel for ``weight`` is cuDNN's, which reads a flat buffer."""
+    """Whether the fused kernel for ``weight`` is cuDNN's, which reads a flat buffer (cuDNN
+    takes fp16, fp32 and fp64 weights; bf16 autocast keeps them fp32)."""
     return (
         weight.is_cuda
         and torch.backends.cudnn.is_acceptable(weight)

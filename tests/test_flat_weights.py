@@ -1,7 +1,8 @@
 """cuDNN's flat weight layout (seqlab.fused.flatten), checked on CPU.
 
-On CUDA every layer flattens by itself; here the tests call the same function with ``force=True``
-and check what holds on any device: parameters become views of one buffer in torch.nn's order,
+On CUDA every layer flattens by itself (cuDNN lays the buffer out); here the tests call the same
+function with ``force=True``, which lays it out as cuDNN 9 does (matrices, then biases), and check
+what holds on any device: parameters become views of one buffer,
 names, values and state_dicts stay torch.nn's, ``.to()`` keeps them flat, weight dropout gives the
 scratch backend's results, and nothing warns. The CUDA side is in tests/test_gpu.py.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import subprocess
 import sys
 import warnings
@@ -35,13 +37,13 @@ def _flat_pair(mode, **kw):
 
 
 def _assert_one_buffer(m):
+    """One storage, each weight a contiguous part of it, none overlapping, nothing left over."""
     weights = [getattr(m, n) for n in m._flat_weights_names]
     base = weights[0].untyped_storage().data_ptr()
-    offset = 0
-    for w in weights:
-        assert w.untyped_storage().data_ptr() == base and w.storage_offset() == offset
-        offset += w.numel()
-    assert weights[0].untyped_storage().nbytes() == offset * weights[0].element_size()
+    assert all(w.untyped_storage().data_ptr() == base and w.is_contiguous() for w in weights)
+    spans = sorted((w.storage_offset(), w.storage_offset() + w.numel()) for w in weights)
+    assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert weights[0].untyped_storage().nbytes() == spans[-1][1] * weights[0].element_size()
 
 
 @pytest.mark.parametrize("mode", MODES)
