@@ -342,22 +342,8 @@ class RNN(RNNBase):
         backend: str = "fused",
         weight_dropout: float = 0.0,
     ):
-        super().__init__(
-            "rnn",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            0,
-            nonlinearity,
-            device,
-            dtype,
-            backend,
-            weight_dropout,
-        )
+        args = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__("rnn", *args, 0, nonlinearity, device, dtype, backend, weight_dropout)
 
 
 class LSTM(RNNBase):
@@ -379,22 +365,8 @@ class LSTM(RNNBase):
         backend: str = "fused",
         weight_dropout: float = 0.0,
     ):
-        super().__init__(
-            "lstm",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size,
-            "tanh",
-            device,
-            dtype,
-            backend,
-            weight_dropout,
-        )
+        args = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__("lstm", *args, proj_size, "tanh", device, dtype, backend, weight_dropout)
 
 
 class GRU(RNNBase):
@@ -415,22 +387,8 @@ class GRU(RNNBase):
         backend: str = "fused",
         weight_dropout: float = 0.0,
     ):
-        super().__init__(
-            "gru",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            0,
-            "tanh",
-            device,
-            dtype,
-            backend,
-            weight_dropout,
-        )
+        args = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__("gru", *args, 0, "tanh", device, dtype, backend, weight_dropout)
 
 
 def make_rnn(cell: str, *args, **kwargs) -> RNNBase:
