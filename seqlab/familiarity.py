@@ -120,7 +120,8 @@ class NearestNeighbours:
     @torch.no_grad()
     def raw(self, x) -> np.ndarray:
         """(N, D) features -> (N,) cosine similarity to the k-th nearest training vector."""
-        e = self._embed(torch.as_tensor(x, dtype=torch.float32), self.projection)  # (N, d)
+        x = torch.as_tensor(x, dtype=torch.float32).cpu()  # the bank lives on the CPU
+        e = self._embed(x, self.projection)  # (N, d)
         sim = e @ self._unit_bank.T  # (N, N_train)
         return sim.topk(self.k, dim=1).values[:, -1].numpy()
 
@@ -182,7 +183,7 @@ class GaussianDensity:
     @torch.no_grad()
     def raw(self, x) -> np.ndarray:
         """(N, D) features -> (N,) raw familiarity (higher: closer to the training features)."""
-        d = torch.as_tensor(x, dtype=torch.float32) - self.mean  # (N, D)
+        d = torch.as_tensor(x, dtype=torch.float32).cpu() - self.mean  # (N, D)
         proj = d @ self.components.T  # (N, k)
         resid = (d * d).sum(1) - (proj * proj).sum(1)  # (N,) squared norm off the top-k space
         m2 = (proj**2 / self.variances).sum(1) + resid.clamp(min=0) / self.residual_variance

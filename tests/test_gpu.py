@@ -256,3 +256,12 @@ def test_torchrun_world_size_1_matches_a_plain_run(tmp_path):
         la, lb = [r["loss"] for r in a if "loss" in r], [r["loss"] for r in b if "loss" in r]
         assert len(la) == len(lb) >= 2, name
         assert lb == pytest.approx(la, rel=1e-4, abs=1e-5), name
+
+
+def test_familiarity_reads_cuda_features():
+    """A predictor on CUDA hands its features to a familiarity bank that lives on the CPU."""
+    from seqlab.familiarity import GaussianDensity, NearestNeighbours
+
+    x = torch.randn(200, 32)
+    for det in (NearestNeighbours.fit(x, dim=8), GaussianDensity.fit(x, k=8)):
+        assert (det.raw(x[:5].cuda()) == det.raw(x[:5])).all()
