@@ -225,7 +225,11 @@ def build_demo() -> gr.Blocks:
                     seeds = gr.Slider(1, 5, value=3, step=1, label="seeds to average")
                     measure = gr.Button("Measure", variant="primary")
                 with gr.Column(scale=2):
-                    temporal_plot = gr.Plot(label="gradient norm against distance")
+                    temporal_plot = gr.Plot(
+                        label="gradient norm against distance",
+                        show_label=False,
+                        elem_id="temporal-plot",
+                    )
                     temporal_table = gr.Markdown(label="norms at distance 0 and T")
                     gr.Markdown(
                         "To see an **explosion** here: pick `rnn_linear` (or `rnn_relu`), "
@@ -284,8 +288,8 @@ def build_demo() -> gr.Blocks:
                         "Train (about 1 min per 1000 steps x runs)", variant="primary"
                     )
                 with gr.Column(scale=2):
-                    loss_plot = gr.Plot(label="loss")
-                    norm_plot = gr.Plot(label="gradient norm")
+                    loss_plot = gr.Plot(label="loss", show_label=False)
+                    norm_plot = gr.Plot(label="gradient norm", show_label=False)
                     acc_table = gr.Markdown(label="held-out accuracy and gradient reach")
             knobs = [task, t_cells, t_lens, steps, clip, t_hidden, t_opt, t_lr, t_batch]
             train.click(train_view, knobs, [loss_plot, norm_plot, acc_table], api_name="train")
@@ -295,7 +299,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 metrics_file = gr.File(label="metrics.jsonl", type="filepath")
                 run_clip = gr.Number(5.0, label="clip threshold of that run (optim.clip_norm)")
-            run_plot = gr.Plot(label="gradient norm per step")
+            run_plot = gr.Plot(label="gradient norm per step", show_label=False, elem_id="run-plot")
             gr.Button("Plot").click(run_view, [metrics_file, run_clip], run_plot, api_name="run")
     return demo
 

@@ -298,7 +298,7 @@ def test_gradients_app(page, shots, tmp_path):
     bad.write_text('{"step": 1, "loss": 2.0}\n')
     with served(app.build_demo()) as url:
         page.goto(url)  # the page measures the default cells on load
-        plot = block(page, "gradient norm against distance").locator("img")
+        plot = page.locator("#temporal-plot img")  # the figure has its title, the block no label
         table = page.get_by_role("table")
         expect(plot).to_be_visible()
         for cell in ("rnn", "lstm (b_f=0)", "lstm (b_f=3)", "gru (b_z=0)", "gru (b_z=3)"):
@@ -323,7 +323,7 @@ def test_gradients_app(page, shots, tmp_path):
         upload = page.locator("input[type=file]").last
         upload.set_input_files(good)
         page.get_by_role("button", name="Plot").click()
-        expect(block(page, "gradient norm per step").locator("img")).to_be_visible()
+        expect(page.locator("#run-plot img")).to_be_visible()
         snap(page, shots, "gradients-4-run")
         page.get_by_role("button", name="Clear").click()
         upload.set_input_files(bad)
