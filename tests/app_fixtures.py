@@ -12,6 +12,7 @@ import base64
 import io
 import re
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -20,6 +21,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def served_client(demo):
+    """A gradio_client of ``demo``, launched as the apps' main() launches it; closed afterwards."""
+    from gradio_client import Client
+
+    from seqlab import serving
+
+    serving.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
 
 
 def frame_images(frames_html: str) -> list:

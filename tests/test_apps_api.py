@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import ast
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from app_fixtures import free_port, tiny_captioner, tiny_sentiment, tiny_translator
-from gradio_client import Client, handle_file
+from app_fixtures import served_client, tiny_captioner, tiny_sentiment, tiny_translator
+from gradio_client import handle_file
 
 from seqlab import serving
 
 APPS = ["gradients", "sentiment", "translate", "caption", "charlm"]
 APPS_DIR = Path(__file__).resolve().parents[1] / "apps"
 MADE_UP = re.compile(r"_\d+$|^lambda$|^value_\d+$")  # names gradio makes up for unnamed things
-
-
-@contextmanager
-def _served(demo):
-    serving.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +78,7 @@ def _demo(app: str, request):
 
 @pytest.mark.parametrize("app", APPS)
 def test_every_event_is_named_and_every_output_labelled(app, request):
-    with _served(_demo(app, request)) as client:
+    with served_client(_demo(app, request)) as client:
         events = [d["api_name"] for d in client.config["dependencies"]]
         api = client.view_api(return_format="dict", print_info=False)
     # gradio adds _1, _2 to a repeated name: a name of our own must not end like that either
@@ -122,7 +112,7 @@ def test_every_app_has_the_one_theme():
         assert not own and "launch" in imported, app
     with gr.Blocks() as demo:
         gr.Markdown("hello")
-    with _served(demo):
+    with served_client(demo):
         assert demo.theme.to_dict() == serving.theme().to_dict()
 
 
@@ -130,7 +120,7 @@ def test_every_app_has_the_one_theme():
 def gradients_client():
     from apps.gradients_demo import build_demo
 
-    with _served(build_demo()) as client:
+    with served_client(build_demo()) as client:
         yield client
 
 
@@ -169,7 +159,7 @@ def test_the_gates_preset_shows_its_lesson(gradients_client):
 def test_every_sentiment_example_is_classified(sentiment):
     from apps.sentiment_demo import EXAMPLES, build_demo
 
-    with _served(build_demo(sentiment, "a tiny test model")) as client:
+    with served_client(build_demo(sentiment, "a tiny test model")) as client:
         for (text,) in EXAMPLES:
             label, spans, status = client.predict(
                 text, "integrated gradients", api_name="/classify"
@@ -184,7 +174,7 @@ def test_every_translation_example_is_translated(translator):
     from apps.translate_demo import DATE_EXAMPLES, DE_EXAMPLES, build_demo
 
     examples = DATE_EXAMPLES + DE_EXAMPLES
-    with _served(build_demo(translator, "a tiny test model", examples)) as client:
+    with served_client(build_demo(translator, "a tiny test model", examples)) as client:
         for (text,) in examples:
             _, table, _, status = client.predict(
                 text, 5, translator.length_penalty, 3, api_name="/translate"
@@ -197,7 +187,7 @@ def test_every_caption_example_is_captioned(captioner, caption_examples):
     """Beam and n-best as the page starts."""
     from apps.caption_demo import build_demo
 
-    with _served(build_demo(captioner, caption_examples)) as client:
+    with served_client(build_demo(captioner, caption_examples)) as client:
         for path in caption_examples:
             hero, table, frames = client.predict(handle_file(path), 3, 3, api_name="/caption")
             assert "warn" not in hero and table["data"] and frames, path

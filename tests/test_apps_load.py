@@ -8,33 +8,22 @@ from __future__ import annotations
 import argparse
 import html
 import json
-from contextlib import contextmanager
 
 import httpx
 import numpy as np
 import pytest
 from app_fixtures import (
     frame_images,
-    free_port,
+    served_client,
     tiny_captioner,
     tiny_sentiment,
     tiny_translator,
 )
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from seqlab import serving
 
 N = 16  # concurrent requests per app (issue 8)
-
-
-@contextmanager
-def _served(demo):
-    """A client of ``demo``, launched as the apps' main() launches it; closed afterwards."""
-    serving.launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
 
 
 def _fire(client, calls: list[tuple[tuple, str]]) -> list:
@@ -79,7 +68,7 @@ def test_launch_is_local_with_limits(big_upload):
 
     with gr.Blocks() as demo:
         gr.Markdown("hello")
-    with _served(demo) as client:
+    with served_client(demo) as client:
         assert demo.server_name == "127.0.0.1"
         assert demo.max_file_size == serving.MAX_UPLOAD_MB * 1024 * 1024
         assert demo._queue.max_size == serving.MAX_QUEUE >= N
@@ -102,7 +91,7 @@ def test_sentiment_under_load(tmp_path):
     calls += [(("good " * (MAX_CHARS // 4), "occlusion"), "/classify")]  # over the limit: cut
     calls += [(("x", "grad-cam"), "/classify")]  # not a choice: gradio refuses it
     expected = [_sentiment_expected(predictor, *args) for args, _ in calls[:12]]
-    with _served(build_demo(predictor, "a tiny test model")) as client:
+    with served_client(build_demo(predictor, "a tiny test model")) as client:
         answers = _fire(client, calls)
     for (label, spans, status), (want, want_spans) in zip(answers[:12], expected, strict=True):
         assert label["label"] == want["label"] and "Prediction" in status
@@ -141,7 +130,7 @@ def test_translate_under_load(tmp_path):
         ("the 1st of may 1990", 2, 9.0, 2),  # length penalty over the slider's range
     ]
     expected = [translator.translate(s, b, a, min(n, b)) for s, b, a, n in good]
-    with _served(build_demo(translator, "a tiny test model")) as client:
+    with served_client(build_demo(translator, "a tiny test model")) as client:
         answers = _fire(client, [(args, "/translate") for args in good + bad])
     for (text, table, _, status), want, (_, b, _, n) in zip(
         answers[:10], expected, good, strict=True
@@ -184,7 +173,7 @@ def test_caption_under_load(tmp_path, big_upload):
         return caption_batch(views, *args)
 
     predictor.caption_batch = counted
-    with _served(build_demo(predictor)) as client:
+    with served_client(build_demo(predictor)) as client:
         answers = _fire(client, calls)
         # preprocess=False, yet gradio still refuses a path on the server that was not uploaded
         # (gradio_client would upload a local path itself, so this request is sent raw)
@@ -226,7 +215,7 @@ def test_gradients_under_load(tmp_path, big_upload):
     ]
     no_progress = lambda *a, **k: None  # noqa: E731
     expected = [temporal_view(*args, progress=no_progress)[1] for args in good[:4]]
-    with _served(build_demo()) as client:
+    with served_client(build_demo()) as client:
         answers = _fire(client, calls)
     for (plot, table), want in zip(answers[:8], expected * 2, strict=True):
         assert plot is not None and table == want
