@@ -78,7 +78,7 @@ def report(title: str, ood: list[str], shipped, baseline_name: str, baseline) ->
         print("| " + " | ".join(str(c) for c in row) + " |")
 
 
-def package_photos(folder: Path) -> list[Path]:
+def package_photos() -> list[Path]:
     """Photos installed packages ship: the demo's out-of-domain examples and more."""
     from seqlab.data.photos import licensed_photos
 
@@ -141,7 +141,7 @@ def caption_bench(args) -> None:
     sets = {s: feats(s, load_caption_set("flickr8k", args.flickr8k, s).images) for s in
             ("train", "val", "test")}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        ood_paths = {"package photos": package_photos(Path(tmp)), **generated_images(Path(tmp))}
+        ood_paths = {"package photos": package_photos(), **generated_images(Path(tmp))}
         ood = {name: pooled_features(pred, paths) for name, paths in ood_paths.items()}
     shipped_raw = {n: pred.familiarity.detector.raw(x) for n, x in {**sets, **ood}.items()}
     gauss = GaussianDensity.fit(sets["train"], k=256)
