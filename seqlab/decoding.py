@@ -126,12 +126,13 @@ def _left_to_right(
         if done.all():
             break
     ids = torch.stack(out, 1).tolist() if out else [[] for _ in range(batch_size)]  # (N, T)
+    scores = log_prob.tolist()  # one copy to the host, not one per item
     hyps = []
     for i, row in enumerate(ids):
         row = row[: lens[i]]
         n = row.index(eos) if eos in row else len(row)
         att = torch.stack([a[i] for a in attns[:n]]) if out and attns[0] is not None and n else None
-        hyps.append(Hypothesis(row[:n], log_prob[i].item(), log_prob[i].item(), att))
+        hyps.append(Hypothesis(row[:n], scores[i], scores[i], att))
     return hyps
 
 
@@ -182,6 +183,9 @@ def beam_search(
     largest penalty ahead), or at its max_len (one for all, or one per item, so a batch decodes
     each item as it would alone), where live beams count as finished. Returns, per item, the
     n_best hypotheses best first.
+
+    On a GPU each step makes one copy to the host (what the bookkeeping reads) and no other
+    synchronisation; the token history lives on the host, the attention history on the device.
     """
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
@@ -190,61 +194,74 @@ def beam_search(
     lens = _max_lens(max_len, batch_size)
     device = _device_of(state)
     state = reorder_state(state, torch.arange(batch_size, device=device).repeat_interleave(K))
-    alive = list(range(batch_size))  # batch items still decoding, in row-block order
+    alive = torch.arange(batch_size)  # (A,) host: items still decoding, in row-block order
+    limit = torch.tensor(lens)  # (B,) host
+    final_lp = torch.tensor([lp(n, alpha) for n in lens], dtype=torch.float64)  # (B,) host
+    # each item's n_best-th best finished score; NaN (never >= anything) until it has n_best
+    bar = [float("nan")] * batch_size
     scores = torch.full((batch_size, K), float("-inf"), device=device)  # (A, K) log P
     scores[:, 0] = 0.0  # all beams start identical: expand only the first one at t = 1
     tokens = torch.full((batch_size * K,), bos, dtype=torch.long, device=device)
-    history = torch.empty(batch_size * K, 0, dtype=torch.long, device=device)  # (A*K, t)
-    attn_hist: Tensor | None = None  # (A*K, t, S)
+    history = torch.empty(batch_size * K, 0, dtype=torch.long)  # (A*K, t) host
+    attn_hist: Tensor | None = None  # (A*K, t, S) device
     finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
+    block = torch.arange(batch_size, device=device)[:, None] * K  # (A, 1): each item's first row
+
+    def finish(item: int, row: int, log_prob: float, t: int) -> None:
+        att = attn_hist[row] if attn_hist is not None else None
+        hyp = Hypothesis(history[row].tolist(), log_prob / lp(t, alpha), log_prob, att)
+        finished[item].append(hyp)
+        if len(finished[item]) >= n_best:
+            bar[item] = sorted((h.score for h in finished[item]), reverse=True)[n_best - 1]
 
     for t in range(1, max(lens, default=0) + 1):
         before = state
         log_probs, state, attn = _step(step, tokens, state)  # (A*K, V)
-        A, V = len(alive), log_probs.size(1)
+        A, V = alive.numel(), log_probs.size(1)
         cand = (scores.view(-1, 1) + log_probs).view(A, K * V)  # (A, K*V)
         top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=1)  # (A, 2K): >= K without <eos>
         top_beam, top_tok = top_idx // V, top_idx % V
         is_eos = top_tok == eos
+        scores, pick = top_scores.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (A, K)
+        rows = (block + top_beam.gather(1, pick)).view(-1)  # (A*K,) the beams each row extends
+        tokens = top_tok.gather(1, pick).view(-1)  # (A*K,)
+        # the step's one copy to the host: <eos> candidates (their beam, or -1), scores, moves
+        eos_beam = torch.where(is_eos[:, :K], top_beam[:, :K], -1)  # (A, K)
+        parts = (top_scores[:, :K], eos_beam, scores, rows.view(A, K), tokens.view(A, K))
+        host = torch.cat([x.double() for x in parts], 1).cpu()  # (A, 5K), all exact in float64
+        eos_score, eos_beam_h, scores_h, rows_h, tokens_h = host.split(K, 1)
+
         # as in fairseq, an <eos> finishes a hypothesis only if it ranks in the top K: with K = 1
         # this is exactly greedy search
-        for a, j in is_eos[:, :K].nonzero().tolist():
-            s = top_scores[a, j].item()
+        for a, j in (eos_beam_h >= 0).nonzero().tolist():
+            s = eos_score[a, j].item()
             if s > float("-inf"):
-                row = a * K + top_beam[a, j].item()
-                att = attn_hist[row] if attn_hist is not None else None
-                hyp = Hypothesis(history[row].tolist(), s / lp(t, alpha), s, att)
-                finished[alive[a]].append(hyp)
+                finish(int(alive[a]), a * K + int(eos_beam_h[a, j]), s, t)
 
-        scores, pick = top_scores.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (A, K)
-        rows = (torch.arange(A, device=device)[:, None] * K + top_beam.gather(1, pick)).view(-1)
-        tokens = top_tok.gather(1, pick).view(-1)  # (A*K,)
-        history = torch.cat([history[rows], tokens[:, None]], 1)  # (A*K, t)
+        rows_h = rows_h.long().view(-1)
+        history = torch.cat([history[rows_h], tokens_h.long().view(-1, 1)], 1)  # (A*K, t)
         if attn is not None:
             row_attn = attn[rows].float()[:, None]  # (A*K, 1, S)
             attn_hist = row_attn if attn_hist is None else torch.cat([attn_hist[rows], row_attn], 1)
         state = _reorder_changed(state, before, rows)
 
-        keep = []
-        for a, item in enumerate(alive):
-            if t >= lens[item]:  # at its max length: the live beams count as finished
-                for k in range(K):
-                    s = scores[a, k].item()
-                    if s > float("-inf"):
-                        att = attn_hist[a * K + k] if attn_hist is not None else None
-                        hyp = Hypothesis(history[a * K + k].tolist(), s / lp(t, alpha), s, att)
-                        finished[item].append(hyp)
-                continue
-            best_penalty = max(lp(t + 1, alpha), lp(lens[item], alpha))
-            if not _settled(finished[item], scores[a, 0].item() / best_penalty, n_best):
-                keep.append(a)
-        if not keep:
+        at_max = limit[alive] <= t  # (A,): the live beams count as finished
+        for a in at_max.nonzero().view(-1).tolist():
+            for k in range(K):
+                s = scores_h[a, k].item()
+                if s > float("-inf"):
+                    finish(int(alive[a]), a * K + k, s, t)
+        reach = scores_h[:, 0] / final_lp[alive].clamp(min=lp(t + 1, alpha))  # (A,)
+        settled = torch.tensor(bar, dtype=torch.float64)[alive] >= reach  # no beam can beat it
+        keep = (~at_max & ~settled).nonzero().view(-1)  # (A',) host
+        if keep.numel() == 0:
             break
-        if len(keep) < A:  # drop settled items from the batch
-            alive = [alive[a] for a in keep]
-            sel = torch.tensor(keep, device=device)[:, None] * K + torch.arange(K, device=device)
-            sel = sel.view(-1)  # (A'*K,)
-            scores, tokens, history = scores[keep], tokens[sel], history[sel]
+        if keep.numel() < A:  # drop settled items from the batch
+            alive = alive[keep]
+            sel = (keep[:, None] * K + torch.arange(K)).view(-1)  # (A'*K,) host
+            history = history[sel]
+            sel, block = sel.to(device), block[: keep.numel()]  # one copy to the device
+            scores, tokens = scores.view(-1)[sel].view(-1, K), tokens[sel]
             attn_hist = attn_hist[sel] if attn_hist is not None else None
             state = reorder_state(state, sel)
 
@@ -259,10 +276,3 @@ def _reorder_changed(state: State, before: State, rows: Tensor) -> State:
     if isinstance(state, dict) and isinstance(before, dict):
         return {k: v if before.get(k) is v else reorder_state(v, rows) for k, v in state.items()}
     return reorder_state(state, rows)
-
-
-def _settled(finished: list[Hypothesis], bound: float, n_best: int) -> bool:
-    """True when the n_best-th best finished score is at least what any live beam can reach."""
-    if len(finished) < n_best:
-        return False
-    return sorted((h.score for h in finished), reverse=True)[n_best - 1] >= bound
