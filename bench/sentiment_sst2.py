@@ -1,7 +1,7 @@
 """Benchmark: SST-2 dev accuracy of a bi-LSTM (and a vanilla-RNN row) within a training budget.
 
     flock /tmp/seqlab-bench.lock uv run python bench/sentiment_sst2.py [DATA_DIR] \
-        [--cells lstm rnn] [--max-minutes 20] [--threads 1]
+        [--cells lstm rnn] [--max-minutes 20] [--threads 1] [--device cuda]
 
 DATA_DIR holds GLUE's train.tsv (67k phrases) and dev.tsv (872 sentences); default
 ../shared/data/sst2 next to the repository. Training stops at the budget and the best dev
@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
+
+import torch
 
 from seqlab import hardware
 from seqlab.config import OptimConfig
@@ -46,7 +49,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         eval_every=args.eval_every,
         threads=args.threads,
         seed=args.seed,
-        device="cpu",
+        device=args.device,
         word_vectors=str(args.word_vectors) if args.word_vectors else None,
         word_dropout=args.word_dropout,
         sp_alpha=args.sp_alpha,
@@ -140,9 +143,15 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="GloVe/word2vec .txt for the embeddings (narrower vectors: the first columns)",
     )
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--out", default="runs/bench_sst2")
     args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
+        sys.exit(2)
     print(hardware.describe_cpu(), flush=True)
+    if args.device == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name()}", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = [run(cell, args) for cell in args.cells]
     print("\n| cell | dev accuracy | dev macro-F1 | best at step | steps | epochs | wall |")

@@ -7,13 +7,14 @@ The budget covers everything inside training (epochs and per-epoch validation); 
 penalty choice and the test evaluations come after it.
 
     flock /tmp/seqlab-bench.lock uv run python bench/translate_multi30k.py \\
-        --data /work/shared/data/multi30k --max-minutes 60
+        --data /work/shared/data/multi30k --max-minutes 60 [--device cuda]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -57,9 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="GNMT alphas tried on val with the beam; the best is used on test",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--src", default="de")
     p.add_argument("--tgt", default="en")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
+        sys.exit(2)
+    return args
 
 
 def choose_length_penalty(tr: Translator, raw: Path, args) -> float:
@@ -86,7 +92,7 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
         epochs=args.epochs,
         max_minutes=budget,
         patience=3,
-        device="cpu",
+        device=args.device,
         seed=1234,  # the recipe's seed (the trainers' default was 1234 before RunConfig)
         precision=args.precision,
         threads=args.threads,
@@ -101,7 +107,7 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
     t0 = time.perf_counter()
     summary = train(cfg, mcfg, ocfg)
     train_min = (time.perf_counter() - t0) / 60
-    tr = Translator.from_checkpoint(Path(cfg.out) / "ckpt_best.pt", "cpu")
+    tr = Translator.from_checkpoint(Path(cfg.out) / "ckpt_best.pt", args.device)
     pairs = read_parallel(
         raw / f"test_2016_flickr.{args.src}", raw / f"test_2016_flickr.{args.tgt}"
     )
@@ -131,6 +137,8 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     print(hardware.describe_cpu(), flush=True)
+    if args.device == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name()}", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

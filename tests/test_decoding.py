@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -213,3 +217,21 @@ def test_beam_search_keeps_unchanged_state_entries_without_changing_any_result()
             assert (a.attention is None and b.attention is None) or torch.equal(
                 a.attention, b.attention
             )
+
+
+def test_decode_bench_times_saved_caption_features(tmp_path):
+    """bench/decode_throughput.py --caption-features: the shipped captioner decodes saved test
+    features without the photos or the encoder (how it runs on a GPU machine)."""
+    feats = tmp_path / "feats.npy"
+    np.save(feats, np.random.default_rng(0).random((6, 49, 1280), dtype=np.float32).astype("f2"))
+    root = Path(__file__).resolve().parents[1]
+    argv = ["--tasks", "caption", "--caption-features", str(feats), "--batch-size", "4"]
+    res = subprocess.run(
+        [sys.executable, str(root / "bench" / "decode_throughput.py"), *argv, "--reps", "1"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    assert res.returncode == 0, res.stderr[-500:]
+    line = next(x for x in res.stdout.splitlines() if x.startswith("caption"))
+    assert "sent/s" in line and "beam/greedy cost" in line
