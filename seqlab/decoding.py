@@ -12,9 +12,11 @@ beam search can expand and reorder it without knowing the model. Models expose t
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -127,11 +129,12 @@ def _left_to_right(
             break
     ids = torch.stack(out, 1).tolist() if out else [[] for _ in range(batch_size)]  # (N, T)
     scores = log_prob.tolist()  # one copy to the host, not one per item
+    att_all = torch.stack(attns, 1) if out and attns[0] is not None else None  # (N, T, S)
     hyps = []
     for i, row in enumerate(ids):
         row = row[: lens[i]]
         n = row.index(eos) if eos in row else len(row)
-        att = torch.stack([a[i] for a in attns[:n]]) if out and attns[0] is not None and n else None
+        att = att_all[i, :n] if att_all is not None and n else None  # (n, S), a view
         hyps.append(Hypothesis(row[:n], scores[i], scores[i], att))
     return hyps
 
@@ -185,7 +188,8 @@ def beam_search(
     n_best hypotheses best first.
 
     On a GPU each step makes one copy to the host (what the bookkeeping reads) and no other
-    synchronisation; the token history lives on the host, the attention history on the device.
+    synchronisation; the token history and the bookkeeping live on the host (numpy), the
+    attention history on the device.
     """
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
@@ -194,30 +198,32 @@ def beam_search(
     lens = _max_lens(max_len, batch_size)
     device = _device_of(state)
     state = reorder_state(state, torch.arange(batch_size, device=device).repeat_interleave(K))
-    alive = torch.arange(batch_size)  # (A,) host: items still decoding, in row-block order
-    limit = torch.tensor(lens)  # (B,) host
-    final_lp = torch.tensor([lp(n, alpha) for n in lens], dtype=torch.float64)  # (B,) host
-    # each item's n_best-th best finished score; NaN (never >= anything) until it has n_best
-    bar = [float("nan")] * batch_size
     scores = torch.full((batch_size, K), float("-inf"), device=device)  # (A, K) log P
     scores[:, 0] = 0.0  # all beams start identical: expand only the first one at t = 1
     tokens = torch.full((batch_size * K,), bos, dtype=torch.long, device=device)
-    history = torch.empty(batch_size * K, 0, dtype=torch.long)  # (A*K, t) host
-    attn_hist: Tensor | None = None  # (A*K, t, S) device
-    finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
     block = torch.arange(batch_size, device=device)[:, None] * K  # (A, 1): each item's first row
+    attn_hist: Tensor | None = None  # (A*K, t, S) on the device
+    # the bookkeeping lives on the host, in numpy (a small-array op costs ~1 us there)
+    alive = np.arange(batch_size)  # (A,) the items still decoding, in row-block order
+    limit = np.array(lens)  # (B,)
+    final_lp = np.array([lp(n, alpha) for n in lens])  # (B,)
+    bar = np.full(batch_size, np.nan)  # (B,) n_best-th best finished score; NaN until n_best
+    history = np.empty((batch_size * K, 0), dtype=np.int64)  # (A*K, t)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
 
-    def finish(item: int, row: int, log_prob: float, t: int) -> None:
-        att = attn_hist[row] if attn_hist is not None else None
-        hyp = Hypothesis(history[row].tolist(), log_prob / lp(t, alpha), log_prob, att)
-        finished[item].append(hyp)
-        if len(finished[item]) >= n_best:
-            bar[item] = sorted((h.score for h in finished[item]), reverse=True)[n_best - 1]
+    def finish(a: np.ndarray, rows: np.ndarray, log_probs: np.ndarray, t: int) -> None:
+        """Set aside the hypotheses ending at ``rows`` of the batch items ``alive[a]``."""
+        items, toks = alive[a].tolist(), history[rows].tolist()
+        for item, row, tok, s in zip(items, rows.tolist(), toks, log_probs.tolist(), strict=True):
+            att = attn_hist[row] if attn_hist is not None else None
+            finished[item].append(Hypothesis(tok, s / lp(t, alpha), s, att))
+            if len(finished[item]) >= n_best:
+                bar[item] = heapq.nlargest(n_best, (h.score for h in finished[item]))[-1]
 
     for t in range(1, max(lens, default=0) + 1):
         before = state
         log_probs, state, attn = _step(step, tokens, state)  # (A*K, V)
-        A, V = alive.numel(), log_probs.size(1)
+        A, V = len(alive), log_probs.size(1)
         cand = (scores.view(-1, 1) + log_probs).view(A, K * V)  # (A, K*V)
         top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=1)  # (A, 2K): >= K without <eos>
         top_beam, top_tok = top_idx // V, top_idx % V
@@ -225,45 +231,43 @@ def beam_search(
         scores, pick = top_scores.masked_fill(is_eos, float("-inf")).topk(K, dim=1)  # (A, K)
         rows = (block + top_beam.gather(1, pick)).view(-1)  # (A*K,) the beams each row extends
         tokens = top_tok.gather(1, pick).view(-1)  # (A*K,)
-        # the step's one copy to the host: <eos> candidates (their beam, or -1), scores, moves
+        # the step's one copy to the host: <eos> candidates (their beam, or -1), scores, moves;
+        # cat promotes the ids to float32, which holds them exactly (all < 2**24)
         eos_beam = torch.where(is_eos[:, :K], top_beam[:, :K], -1)  # (A, K)
-        parts = (top_scores[:, :K], eos_beam, scores, rows.view(A, K), tokens.view(A, K))
-        host = torch.cat([x.double() for x in parts], 1).cpu()  # (A, 5K), all exact in float64
-        eos_score, eos_beam_h, scores_h, rows_h, tokens_h = host.split(K, 1)
+        parts = [top_scores[:, :K], eos_beam, scores, rows.view(A, K), tokens.view(A, K)]
+        host = torch.cat(parts, 1).cpu().numpy()  # (A, 5K)
+        eos_score, eos_beam_h, scores_h, rows_h, tokens_h = np.split(host, 5, axis=1)
 
         # as in fairseq, an <eos> finishes a hypothesis only if it ranks in the top K: with K = 1
         # this is exactly greedy search
-        for a, j in (eos_beam_h >= 0).nonzero().tolist():
-            s = eos_score[a, j].item()
-            if s > float("-inf"):
-                finish(int(alive[a]), a * K + int(eos_beam_h[a, j]), s, t)
+        a, j = np.nonzero(eos_beam_h >= 0)
+        ok = eos_score[a, j] > -np.inf
+        a, j = a[ok], j[ok]
+        finish(a, a * K + eos_beam_h[a, j].astype(np.int64), eos_score[a, j], t)
 
-        rows_h = rows_h.long().view(-1)
-        history = torch.cat([history[rows_h], tokens_h.long().view(-1, 1)], 1)  # (A*K, t)
+        moves = rows_h.reshape(-1).astype(np.int64)
+        history = np.concatenate([history[moves], tokens_h.reshape(-1, 1).astype(np.int64)], 1)
         if attn is not None:
             row_attn = attn[rows].float()[:, None]  # (A*K, 1, S)
             attn_hist = row_attn if attn_hist is None else torch.cat([attn_hist[rows], row_attn], 1)
         state = _reorder_changed(state, before, rows)
 
         at_max = limit[alive] <= t  # (A,): the live beams count as finished
-        for a in at_max.nonzero().view(-1).tolist():
-            for k in range(K):
-                s = scores_h[a, k].item()
-                if s > float("-inf"):
-                    finish(int(alive[a]), a * K + k, s, t)
-        reach = scores_h[:, 0] / final_lp[alive].clamp(min=lp(t + 1, alpha))  # (A,)
-        settled = torch.tensor(bar, dtype=torch.float64)[alive] >= reach  # no beam can beat it
-        keep = (~at_max & ~settled).nonzero().view(-1)  # (A',) host
-        if keep.numel() == 0:
+        a, k = np.nonzero(at_max[:, None] & (scores_h > -np.inf))
+        finish(a, a * K + k, scores_h[a, k], t)
+        reach = scores_h[:, 0] / np.maximum(final_lp[alive], lp(t + 1, alpha))  # (A,) float64
+        settled = bar[alive] >= reach  # no live beam can beat the n_best-th finished one
+        keep = np.nonzero(~at_max & ~settled)[0]  # (A',)
+        if keep.size == 0:
             break
-        if keep.numel() < A:  # drop settled items from the batch
+        if keep.size < A:  # drop settled items from the batch
             alive = alive[keep]
-            sel = (keep[:, None] * K + torch.arange(K)).view(-1)  # (A'*K,) host
+            sel = (keep[:, None] * K + np.arange(K)).reshape(-1)  # (A'*K,)
             history = history[sel]
-            sel, block = sel.to(device), block[: keep.numel()]  # one copy to the device
-            scores, tokens = scores.view(-1)[sel].view(-1, K), tokens[sel]
-            attn_hist = attn_hist[sel] if attn_hist is not None else None
-            state = reorder_state(state, sel)
+            sel_dev, block = torch.from_numpy(sel).to(device), block[: keep.size]
+            scores, tokens = scores.view(-1)[sel_dev].view(-1, K), tokens[sel_dev]
+            attn_hist = attn_hist[sel_dev] if attn_hist is not None else None
+            state = reorder_state(state, sel_dev)
 
     return [sorted(f, key=lambda h: -h.score)[:n_best] for f in finished]
 
