@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -52,8 +53,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--cache-dir", default="data/cache/features")
     p.add_argument("--out", default="runs/bench-caption")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--only", choices=["show_tell", "attention"], help="train one model only")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
+        sys.exit(2)
+    return args
 
 
 def extract(args) -> float:
@@ -62,7 +68,7 @@ def extract(args) -> float:
     splits = [load_caption_set("flickr8k", args.root, s) for s in ("train", "val", "test")]
     paths = [p for s in splits for p in s.images]
     encoder = ImageEncoder(EncoderConfig(name="efficientnet_lite0"))
-    cached_features(encoder, paths, args.cache_dir, desc="Lite0 features")
+    cached_features(encoder, paths, args.cache_dir, device=args.device, desc="Lite0 features")
     meta = read_meta(args.cache_dir, cache_key(encoder.cfg, paths))
     recorded = float(meta.get("seconds", 0.0))
     return max(recorded, time.perf_counter() - t0)
@@ -83,6 +89,7 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
         threads=args.threads,
         ema=args.ema,
         seed=1234,  # the recipe's seed (the trainers' default was 1234 before RunConfig)
+        device=args.device,
     )
     mcfg = CaptionerConfig(attention=attention)
     summary = train(
@@ -96,7 +103,12 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
         key = "greedy" if beam == 1 else f"beam{beam}"
         t = time.perf_counter()
         result[key] = evaluate_checkpoint(
-            out / "ckpt_best.pt", args.root, "test", beam, cache_dir=args.cache_dir, device="cpu"
+            out / "ckpt_best.pt",
+            args.root,
+            "test",
+            beam,
+            cache_dir=args.cache_dir,
+            device=args.device,
         )
         result[key]["seconds"] = round(time.perf_counter() - t, 1)
     return result
@@ -105,6 +117,8 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
 def main(argv=None) -> None:
     args = parse_args(argv)
     print(hardware.describe_cpu(), flush=True)
+    if args.device == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name()}", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -149,7 +149,13 @@ def test_forward_and_backward_do_not_warn(mode, flat):
 
 @pytest.mark.parametrize(
     "script",
-    ["rnn_throughput.py", "decode_throughput.py", "sentiment_sst2.py", "translate_multi30k.py"],
+    [
+        "rnn_throughput.py",
+        "decode_throughput.py",
+        "sentiment_sst2.py",
+        "translate_multi30k.py",
+        "caption_flickr8k.py",
+    ],
 )
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a CPU-only machine")
 def test_bench_refuses_cuda_without_a_gpu(script):
