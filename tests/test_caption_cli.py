@@ -121,6 +121,13 @@ def test_train_evaluate_and_caption_flickr8k_layout(flickr, tmp_path, capsys):
     )
     scores = json.loads(capsys.readouterr().out)
     assert {"bleu1", "bleu2", "bleu3", "bleu4"} <= set(scores) and scores["images"] == 2
+    assert scores["int8"] is False
+    # evaluate scores an int8 copy of the decoder too, as predict serves it
+    argv = ["caption", "evaluate", "--checkpoint", str(out), "--root", str(flickr), "--int8",
+            "--beam", "2", "--cache-dir", str(cache)]  # fmt: skip
+    assert main(argv) == 0
+    int8 = json.loads(capsys.readouterr().out)
+    assert int8["int8"] is True and int8["images"] == 2 and 0 <= int8["bleu4"] <= 100
     image = next((flickr / "images").iterdir())
     assert main(["caption", str(image), "--checkpoint", str(out), "--n-best", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

@@ -253,13 +253,16 @@ def evaluate_checkpoint(
     cache_dir: str | Path = "data/cache/features",
     device: str = "auto",
     feature_precision: str | None = None,
+    int8: bool = False,
 ) -> dict:
     """BLEU-1..4 of a checkpoint on a dataset split (features cached for frozen encoders, in
-    ``feature_precision``: by default the one the checkpoint trained on)."""
+    ``feature_precision``: by default the one the checkpoint trained on); ``int8`` scores an int8
+    copy of the decoder (CPU only; the encoder stays fp32)."""
     from seqlab.caption.data import FeatureSource
     from seqlab.data.captions import load_caption_set
+    from seqlab.serving import use_int8
 
-    pred = CaptionPredictor.from_checkpoint(checkpoint, device)
+    pred = use_int8(CaptionPredictor.from_checkpoint(checkpoint, device), int8)
     data = load_caption_set(dataset or pred.info["dataset"], root, split)
     precision = feature_precision or pred.info["feature_precision"]
     source = FeatureSource(pred.encoder, data.images, cache_dir, pred.device, precision=precision)
@@ -273,7 +276,14 @@ def evaluate_checkpoint(
         max_len=pred.info["max_len"],
     )
     images = limit or len(data)
-    return {"split": split, "beam": beam_size, "images": images, "features": precision, **scores}
+    return {
+        "split": split,
+        "beam": beam_size,
+        "images": images,
+        "features": precision,
+        "int8": int8,
+        **scores,
+    }
 
 
 def scene_examples(folder: str | Path, n: int = 6, seed: int = 7) -> list[str]:

@@ -83,6 +83,7 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
         help="precision of the encoder's features (default: the one the model trained on)",
     )
     e.add_argument("--device", default="auto")
+    add_int8_arg(e)  # the decoder; the CNN encoder stays fp32
 
     p = argparse.ArgumentParser(
         prog="seqlab caption",
@@ -147,8 +148,9 @@ def _evaluate(args) -> int:
         dataset=args.dataset,
         limit=args.limit,
         cache_dir=args.cache_dir,
-        device=args.device,
+        device=predictor_device(args),
         feature_precision=args.feature_precision,
+        int8=args.int8,
     )
     print(dumps(scores))
     return 0
