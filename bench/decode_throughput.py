@@ -140,9 +140,13 @@ def main() -> None:
     device = torch.device(a.device)
     if a.synthetic:
         a.translate_checkpoint = a.caption_checkpoint = a.multi30k = a.flickr8k = None
+        a.caption_features = a.save_caption_features = None  # random inputs, nothing saved
     tasks = a.tasks.split(",")
     if not a.synthetic and "translate" in tasks:
         require_folder("--multi30k", a.multi30k, "raw/test_2016_flickr.de")
+    if a.caption_features and not Path(a.caption_features).is_file():
+        print(f"bench: --caption-features {a.caption_features}: no such file", file=sys.stderr)
+        sys.exit(2)
     if not a.synthetic and "caption" in tasks and not a.caption_features:
         require_folder("--flickr8k", a.flickr8k, "Flickr_8k.testImages.txt")
     print(hardware.describe_cpu(), flush=True)
@@ -231,7 +235,7 @@ def bench_caption(a: argparse.Namespace, device: torch.device) -> None:
         )  # (N, S, D)
         a.sentences = len(images)
         if a.save_caption_features:
-            np.save(a.save_caption_features, feats.half().numpy())
+            np.save(a.save_caption_features, feats.half().cpu().numpy())
 
     def cap_state(start, B):
         x = torch.randn(B, S, D) if feats is None else feats[start : start + B]

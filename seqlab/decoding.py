@@ -187,9 +187,9 @@ def beam_search(
     each item as it would alone), where live beams count as finished. Returns, per item, the
     n_best hypotheses best first.
 
-    On a GPU each step makes one copy to the host (what the bookkeeping reads) and no other
-    synchronisation; the token history and the bookkeeping live on the host (numpy), the
-    attention history on the device.
+    On a GPU each step makes one copy to the host (what the bookkeeping reads), and one to the
+    device on the steps where items leave the batch: no per-item synchronisation; the token
+    history and the bookkeeping live on the host (numpy), the attention history on the device.
     """
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
@@ -232,9 +232,10 @@ def beam_search(
         rows = (block + top_beam.gather(1, pick)).view(-1)  # (A*K,) the beams each row extends
         tokens = top_tok.gather(1, pick).view(-1)  # (A*K,)
         # the step's one copy to the host: <eos> candidates (their beam, or -1), scores, moves;
-        # cat promotes the ids to float32, which holds them exactly (all < 2**24)
+        # cat promotes the ids to float32, which holds them exactly below 2**24 (else float64)
         eos_beam = torch.where(is_eos[:, :K], top_beam[:, :K], -1)  # (A, K)
-        parts = [top_scores[:, :K], eos_beam, scores, rows.view(A, K), tokens.view(A, K)]
+        first = top_scores[:, :K] if max(A * K, V) < 2**24 else top_scores[:, :K].double()
+        parts = [first, eos_beam, scores, rows.view(A, K), tokens.view(A, K)]
         host = torch.cat(parts, 1).cpu().numpy()  # (A, 5K)
         eos_score, eos_beam_h, scores_h, rows_h, tokens_h = np.split(host, 5, axis=1)
 

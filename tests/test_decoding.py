@@ -235,3 +235,18 @@ def test_decode_bench_times_saved_caption_features(tmp_path):
     assert res.returncode == 0, res.stderr[-500:]
     line = next(x for x in res.stdout.splitlines() if x.startswith("caption"))
     assert "sent/s" in line and "beam/greedy cost" in line
+
+
+@pytest.mark.slow
+def test_beam_search_keeps_token_ids_past_float32_exactness():
+    """Ids at or above 2**24 do not survive float32: the host copy goes float64 for them."""
+    V, tok = 2**24 + 4, 2**24 + 1  # float32 rounds 16777217 to 16777216
+
+    def step(tokens, state):
+        lp = torch.full((tokens.numel(), V), -30.0)
+        lp[:, tok] = -0.1
+        lp[:, EOS] = -0.2 if state.numel() and state[0] >= 2 else -40.0
+        return lp, state + 1, None
+
+    (hyps,) = beam_search(step, torch.zeros(1), 1, BOS, EOS, beam_size=2, max_len=4)
+    assert hyps[0].tokens == [tok, tok]
