@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -56,9 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--only", choices=["show_tell", "attention"], help="train one model only")
     args = p.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
-        sys.exit(2)
+    hardware.bench_device(args.device)
     return args
 
 
@@ -116,9 +113,7 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    print(hardware.describe_cpu(), flush=True)
-    if args.device == "cuda":
-        print(f"GPU: {torch.cuda.get_device_name()}", flush=True)
+    print(hardware.describe(args.device), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -38,13 +38,6 @@ from seqlab.sources import load_checkpoint
 BOS, EOS = 2, 3
 
 
-def require_device(device: str) -> None:
-    """One clear line and a non-zero exit when --device cuda meets a machine without CUDA."""
-    if device == "cuda" and not torch.cuda.is_available():
-        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
-        sys.exit(2)
-
-
 def require_folder(flag: str, folder: str, inside: str) -> Path:
     """The test set's folder, or one clear line and a non-zero exit."""
     if not (Path(folder) / inside).is_file():
@@ -136,8 +129,7 @@ def main() -> None:
     )
     p.add_argument("--save-caption-features", help="write the test images' features here (.npy)")
     a = p.parse_args()
-    require_device(a.device)
-    device = torch.device(a.device)
+    device = hardware.bench_device(a.device)
     if a.synthetic:
         a.translate_checkpoint = a.caption_checkpoint = a.multi30k = a.flickr8k = None
         a.caption_features = a.save_caption_features = None  # random inputs, nothing saved
@@ -149,9 +141,7 @@ def main() -> None:
         sys.exit(2)
     if not a.synthetic and "caption" in tasks and not a.caption_features:
         require_folder("--flickr8k", a.flickr8k, "Flickr_8k.testImages.txt")
-    print(hardware.describe_cpu(), flush=True)
-    if device.type == "cuda":
-        print(f"GPU: {torch.cuda.get_device_name(device)}", flush=True)
+    print(hardware.describe(device), flush=True)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)

@@ -65,13 +65,6 @@ VOCAB, EMB = 65, 128
 COPY_WARNING = "not part of single contiguous chunk of memory"
 
 
-def require_device(device: str) -> None:
-    """One clear line and a non-zero exit when --device cuda meets a machine without CUDA."""
-    if device == "cuda" and not torch.cuda.is_available():
-        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
-        sys.exit(2)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -371,17 +364,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     a = parse_args()
-    require_device(a.device)
-    device = torch.device(a.device)
+    device = hardware.bench_device(a.device)
     if a.child:  # inside the per-variant subprocess
         v, cell, h = a.child.split(":")
         res = run_variant(v, cell, int(h), a.batch_size, a.bptt, a.steps, a.repeats, device)
         print(dumps(res))
         return
     variants = a.variants.split(",")
-    print(hardware.describe_cpu(), flush=True)
-    if device.type == "cuda":
-        print(f"GPU: {torch.cuda.get_device_name(device)}, torch {torch.__version__}", flush=True)
+    print(hardware.describe(device), flush=True)
     peak = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
     print(
         f"matmul peak on {a.device} ({torch.get_num_threads()} CPU threads): fp32 "

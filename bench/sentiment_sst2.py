@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
-
-import torch
 
 from seqlab import hardware
 from seqlab.config import OptimConfig
@@ -146,12 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--out", default="runs/bench_sst2")
     args = p.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
-        sys.exit(2)
-    print(hardware.describe_cpu(), flush=True)
-    if args.device == "cuda":
-        print(f"GPU: {torch.cuda.get_device_name()}", flush=True)
+    hardware.bench_device(args.device)
+    print(hardware.describe(args.device), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = [run(cell, args) for cell in args.cells]
     print("\n| cell | dev accuracy | dev macro-F1 | best at step | steps | epochs | wall |")

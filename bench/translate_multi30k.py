@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -62,9 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--src", default="de")
     p.add_argument("--tgt", default="en")
     args = p.parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
-        sys.exit(2)
+    hardware.bench_device(args.device)
     return args
 
 
@@ -136,9 +133,7 @@ def run_one(args, name: str, attention: str, budget: float) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    print(hardware.describe_cpu(), flush=True)
-    if args.device == "cuda":
-        print(f"GPU: {torch.cuda.get_device_name()}", flush=True)
+    print(hardware.describe(args.device), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

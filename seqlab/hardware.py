@@ -8,6 +8,8 @@ running them on a tiny input, and whether bf16 is fast without AMX by timing a m
     >>> from seqlab import hardware
     >>> print(hardware.describe_cpu())        # one line for the top of every bench's output
     >>> hardware.fused_bf16_ok("lstm")        # False on an AVX2-only CPU: oneDNN has no bf16 LSTM
+    >>> device = hardware.bench_device("cuda")  # a bench's --device: one line and exit 2 if absent
+    >>> print(hardware.describe(device))        # the CPU line, and the GPU's on CUDA
 
 ``SEQLAB_FUSED_BF16=0`` forces the probe to answer "no" (tests use it to exercise the fp32
 fallback on CPUs where bf16 works); ``ONEDNN_MAX_CPU_ISA`` caps oneDNN as usual, and the probe
@@ -152,3 +154,25 @@ def describe_cpu() -> str:
         + f"; fused bf16 kernels: {fused}"
         + (f"; bf16 matmul {bf16_matmul_speedup():.1f}x fp32" if info.isa["avx512_bf16"] else "")
     )
+
+
+def bench_device(name: str):
+    """A bench script's ``--device`` as a torch.device; where CUDA is asked for and absent, one
+    line on stderr and exit status 2 (no traceback)."""
+    import sys
+
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        print("bench: --device cuda: no CUDA device on this machine", file=sys.stderr)
+        sys.exit(2)
+    return torch.device(name)
+
+
+def describe(device) -> str:
+    """``describe_cpu()``, and on CUDA a second line naming the GPU and torch's version."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return describe_cpu()
+    return f"{describe_cpu()}\nGPU: {torch.cuda.get_device_name(device)}, torch {torch.__version__}"
