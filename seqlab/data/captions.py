@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
@@ -41,7 +42,7 @@ FLICKR8K_SPLIT_FILES = {
     "test": "Flickr_8k.testImages.txt",
 }
 IMAGE_DIRS = ("images", "Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "Images")
-MAX_PIXELS = 60_000_000  # larger images are refused unless JPEG can decode them downscaled
+MAX_PIXELS = 60_000_000  # larger images are refused, whatever their format
 
 
 @dataclass
@@ -227,24 +228,24 @@ def load_caption_set(dataset: str, root: str | Path, split: str) -> CaptionSet:
 # --------------------------------------------------------------------------- images
 
 
-def load_image(source, max_pixels: int = MAX_PIXELS, min_side: int = 0) -> Image.Image:
+def load_image(source, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file (or take a PIL image) as RGB, with one clear UserError for anything
     that is not a usable picture. Animated images give their first frame, transparency is put
-    on white, EXIF rotation is applied, very large JPEGs are decoded downscaled (``draft``)."""
-    name = getattr(source, "name", None) or str(source)[:200]
+    on white, EXIF rotation is applied, and grayscale of more than 8 bits is scaled to 8 bits
+    (``to_8bit``). Images over ``max_pixels`` are refused, whatever their format."""
+    where = getattr(source, "name", None) or str(source)[:200]
+    name = Path(where).name
+    _check_file(source, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = source if isinstance(source, Image.Image) else Image.open(source)
-            if image.width * image.height > max_pixels and image.format == "JPEG":
-                image.draft("RGB", (max(min_side, 1024), max(min_side, 1024)))
             if image.width * image.height > max_pixels:
-                raise UserError(
-                    f"{Path(name).name} is {image.width}x{image.height} pixels, over "
-                    f"the {max_pixels // 1_000_000} megapixel limit; resize it first"
-                )
+                raise UserError(_too_large(name, max_pixels))
             image.seek(0)  # first frame of an animated GIF/PNG/WebP
             image = ImageOps.exif_transpose(image)
+            if image.mode.startswith(("I", "F")):  # I, I;16, I;16B, ..., F: one channel
+                image = to_8bit(image)
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 rgba = image.convert("RGBA")
                 image = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -254,31 +255,81 @@ def load_image(source, max_pixels: int = MAX_PIXELS, min_side: int = 0) -> Image
     except UserError:
         raise
     except FileNotFoundError as e:
-        raise UserError(f"image not found: {name}") from e
-    except Image.DecompressionBombError as e:
-        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000
-        raise UserError(
-            f"{Path(name).name} is too large to decode safely (over {limit} "
-            "megapixels); resize it first"
-        ) from e
+        raise UserError(f"image not found: {where}") from e
+    except Image.DecompressionBombError as e:  # Pillow's own check, past 2 x MAX_IMAGE_PIXELS
+        raise UserError(_too_large(name, max_pixels)) from e
     except UnidentifiedImageError as e:
-        raise UserError(f"{Path(name).name} is not an image PIL can read") from e
+        raise UserError(f"{name} is not an image PIL can read") from e
     except (OSError, SyntaxError, ValueError) as e:
-        raise UserError(f"{Path(name).name} is damaged or truncated ({e})") from e
+        raise UserError(f"{name} is damaged or truncated ({e})") from e
     if min(image.size) < 1:
-        raise UserError(f"{Path(name).name} has no pixels")
+        raise UserError(f"{name} has no pixels")
     return image
 
 
+def _too_large(name: str, max_pixels: int) -> str:
+    """The one sentence for an image over the limit, whether seqlab or Pillow finds it (Pillow
+    refuses a file past twice its MAX_IMAGE_PIXELS before its size can be read)."""
+    return f"{name} is over the {max_pixels // 1_000_000} megapixel limit; resize it first"
+
+
+def _check_file(source, name: str) -> None:
+    """A folder or an empty file named as an image: say so, before PIL guesses at it."""
+    if not isinstance(source, str | Path):
+        return
+    path = Path(source)
+    if path.is_dir():
+        raise UserError(f"{name} is a folder, not an image file; give the images in it")
+    if path.is_file() and path.stat().st_size == 0:
+        raise UserError(f"{name} is empty (0 bytes), not an image")
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """A grayscale image of more than 8 bits (Pillow's I;16*, I and F modes) as an 8-bit "L"
+    image. Pillow's own conversion clips every value above 255, so a 16-bit photo turns white;
+    here values are read on the scale their mode or their range implies:
+
+      - I;16 modes (16-bit PNG and TIFF): 0..65535;
+      - F (float) with every value in [0, 1]: 0..1;
+      - otherwise, 0..255 when every value fits it, 0..65535 when every value fits that,
+        else from the darkest value to the brightest (negative values, 32-bit integers,
+        floats of any range).
+
+    A NaN counts as the darkest value and an infinity as the darkest or brightest finite one."""
+    a = np.asarray(image).astype(np.float32)  # (H, W)
+    finite = np.isfinite(a)
+    lo, hi = (float(a[finite].min()), float(a[finite].max())) if finite.any() else (0.0, 0.0)
+    a = np.nan_to_num(a, nan=lo, posinf=hi, neginf=lo)
+    if image.mode.startswith("I;16"):
+        lo, hi = 0.0, 65535.0
+    elif image.mode == "F" and lo >= 0 and hi <= 1:
+        lo, hi = 0.0, 1.0
+    elif lo >= 0 and hi <= 65535:
+        lo, hi = 0.0, 255.0 if hi <= 255 else 65535.0
+    scale = 255 / (hi - lo) if hi > lo else 0.0
+    a = np.clip(np.rint((a - lo) * scale), 0, 255)
+    return Image.fromarray(a.astype(np.uint8), mode="L")
+
+
+def encoder_view(image_size: int):
+    """The picture an encoder sees, as a PIL image: the short side resized to ``image_size``,
+    then the centre cropped square. Training features, ``caption evaluate``, the CLI, the demo
+    and the familiarity score all use this one preprocessing, so that one photo gets one
+    caption and one score everywhere (an ``image_size`` square passes through unchanged)."""
+    from torchvision import transforms as T
+
+    return T.Compose([T.Resize(image_size), T.CenterCrop(image_size)])
+
+
 def image_transform(image_size: int, train: bool = False):
-    """Resize the short side and crop the centre (a random 80-100% crop when training; no flips,
-    since captions say "left of")."""
+    """``encoder_view`` then a (3, S, S) tensor in [0, 1] (when training, a random 80-100% crop
+    instead; no flips, since captions say "left of")."""
     from torchvision import transforms as T
 
     if train:
         crop = T.RandomResizedCrop(image_size, scale=(0.8, 1.0), ratio=(0.9, 1.1))
         return T.Compose([crop, T.ToTensor()])
-    return T.Compose([T.Resize(image_size), T.CenterCrop(image_size), T.ToTensor()])
+    return T.Compose([encoder_view(image_size), T.ToTensor()])
 
 
 def pad_captions(seqs: list[list[int]]) -> Tensor:
