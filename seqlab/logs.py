@@ -74,15 +74,17 @@ class RunLog:
                 if k != "step" and isinstance(v, int | float):
                     self.tb.add_scalar(f"train/{k}", v, step)
 
-    def val(self, step: int, epoch: int, elapsed_s: float, **scores: float) -> None:
-        """One validation: its scores, written as ``val_<name>``."""
+    def val(self, step: int, epoch: int, elapsed_s: float, **scores: float | str) -> None:
+        """One validation: its scores (and texts, such as a sample), written as ``val_<name>``."""
         if self.metrics is None:
             return
         named = {f"val_{k}": v for k, v in scores.items()}
         self.metrics.write(step=step, epoch=epoch, elapsed_s=round(elapsed_s, 2), **named)
         if self.tb is not None:
             for k, v in scores.items():
-                if isinstance(v, int | float):
+                if isinstance(v, str):
+                    self.tb.add_text(f"val/{k}", v, step)
+                elif isinstance(v, int | float):
                     self.tb.add_scalar(f"val/{k}", v, step)
             self.tb.flush()
 

@@ -21,6 +21,10 @@ class CharLMTrainConfig(RunConfig):
     k1: int = field(default=0, metadata={"help": "update every k1 steps (TBPTT(k1, k2); 0: bptt)"})
     batch_size: int = field(default=64, metadata={"help": "parallel streams (global batch)"})
     val_fraction: float = field(default=0.1, metadata={"help": "last fraction kept for validation"})
+    plan: dict | None = field(
+        default=None,
+        metadata={"cli": False, "help": "what seqlab.charlm.plan chose for this run, and why"},
+    )
 
     def __post_init__(self):
         super().__post_init__()

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from seqlab import distributed, run
 from seqlab.charlm.config import TASK, CharLMTrainConfig
-from seqlab.charlm.predict import evaluate_loss
+from seqlab.charlm.predict import CharLMPredictor, evaluate_loss
 from seqlab.checkpoint import save_checkpoint
 from seqlab.config import OptimConfig
 from seqlab.data.text import CharVocab, default_corpus, make_streams, read_text
@@ -45,6 +45,19 @@ def _load_corpus(cfg: CharLMTrainConfig) -> tuple[str, str]:
     if cfg.text:
         return read_text(cfg.text), str(cfg.text)
     return default_corpus()
+
+
+# At each validation the run prints and logs a short sample, as char-rnn did: the same seed and
+# temperature every time, so the samples show what the model learned between validations.
+SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 1337
+
+
+def eval_sample(model: CharLM, vocab: CharVocab, device: torch.device) -> str:
+    """SAMPLE_CHARS characters from the model, starting after a newline; leaves it training."""
+    pred = CharLMPredictor(model, vocab, device)
+    text = pred.sample("\n", SAMPLE_CHARS, SAMPLE_TEMPERATURE, seed=SAMPLE_SEED)
+    model.train()
+    return text[1:]
 
 
 def train(
@@ -183,7 +196,10 @@ def train(
                 val_loss = evaluate_loss(model, val_streams, cfg.bptt, device, precision)
                 sched.step_eval(val_loss)
                 budget.evaluated()
-                runlog.val(step, epoch, budget.elapsed, loss=val_loss)
+                sample = eval_sample(model, vocab, device) if info.is_main else ""
+                runlog.val(step, epoch, budget.elapsed, loss=val_loss, sample=sample)
+                if info.is_main:
+                    log.info("step %d: val %.4f nats; sample:\n%s\n", step, val_loss, sample)
                 if best.update(val_loss):
                     checkpoint("ckpt_best.pt", val_loss)
                 checkpoint("ckpt_last.pt", val_loss)

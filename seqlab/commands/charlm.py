@@ -79,9 +79,17 @@ def _train(args) -> int:
     from seqlab.distributed import print_main
     from seqlab.resume import base_config
 
+    def configs(base: dict) -> tuple:
+        classes = (CharLMTrainConfig, CharLMConfig, OptimConfig)
+        return tuple(from_args(c, args, base) for c in classes)
+
     base = base_config(args.config, args.resume, args.out or f"runs/{TASK}")
-    cfg = from_args(CharLMTrainConfig, args, base)
-    summary = train(cfg, from_args(CharLMConfig, args, base), from_args(OptimConfig, args, base))
+    cfgs = configs(base)  # a bad flag is refused before the plan spends time probing
+    if not (args.config or args.resume):  # a re-run or a resumed run keeps its own sizes
+        from seqlab.charlm.plan import planned_base
+
+        cfgs = configs({**base, **planned_base(args)})
+    summary = train(*cfgs)
     print_main(dumps(summary, indent=2))  # once, not per process
     return 0
 

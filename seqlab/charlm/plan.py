@@ -1,0 +1,236 @@
+"""Size a char-LM to the device, the text and the time budget.
+
+``seqlab charlm train --text FILE --max-minutes N`` with no size flags asks this module for its
+model and batch: a short throughput probe times a training step of each candidate size on this
+device (smallest first), then a sizing rule picks the largest candidate that still sees enough
+characters per parameter within the budget, and a dropout that suits the epochs it buys.
+
+The rule's constants are fitted on bench/charlm_sweep.py's runs (bench/results/
+charlm_sweep.jsonl, one CPU core, Tiny Shakespeare and Python source); ``choose`` is a pure
+function of the measured throughputs, so the plan is deterministic given them (tests feed it
+made-up ones). Any explicit flag overrides the plan for that setting.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+DEFAULT_MINUTES = 5.0  # the budget when none is given: long enough to write Shakespeare-like lines
+
+# (num_layers, hidden_size), smallest first: widths the sweep tried, then GPU sizes.
+LADDER = ((2, 64), (2, 96), (2, 128), (2, 192), (2, 256), (2, 384), (2, 512), (3, 512), (3, 768))
+EMBEDDING_SIZE = 64
+BATCH_SIZE, BPTT = 32, 64
+LR = 3e-3
+# Fitted on the sweep (bench/charlm_sweep.py): the largest model that sees at least this many
+# training characters per parameter in the budget is within a few hundredths of the best there.
+CHARS_PER_PARAM = 8.0
+# Dropout by the epochs the budget buys: none while the model still underfits one pass.
+DROPOUT_BY_EPOCHS = ((3.0, 0.0), (8.0, 0.1), (float("inf"), 0.2))
+# Share of the budget left to training steps (the rest: validations and their checkpoints).
+TRAIN_SHARE = 0.9
+SETTINGS = ("num_layers", "hidden_size", "embedding_size", "batch_size", "bptt", "lr", "dropout")
+
+
+@dataclass
+class Plan:
+    """What the plan chose, and why (saved in the run's config.json under ``plan``)."""
+
+    num_layers: int
+    hidden_size: int
+    embedding_size: int
+    batch_size: int
+    bptt: int
+    lr: float
+    dropout: float
+    budget_minutes: float
+    chars_per_s: float  # measured for the chosen size on this device
+    train_chars: int  # characters the budget buys at that speed
+    epochs: float  # train_chars over the training text's length
+    params: int
+    probed: dict[str, float]  # "LxH" -> chars/s, every size the probe timed
+    reason: str
+
+    def settings(self) -> dict:
+        return {k: getattr(self, k) for k in SETTINGS}
+
+    def line(self) -> str:
+        """The one line printed before training."""
+        return (
+            f"plan: {self.num_layers}x{self.hidden_size} LSTM ({self.params / 1e6:.2f}M params), "
+            f"batch {self.batch_size}, bptt {self.bptt}, lr {self.lr:g}, dropout {self.dropout:g}; "
+            f"{self.chars_per_s:,.0f} chars/s here, so {self.budget_minutes:g} min buys "
+            f"{self.train_chars / 1e6:.1f}M chars, about {self.epochs:.1f} epochs "
+            f"({self.reason}; any size flag overrides)"
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def param_count(num_layers: int, hidden_size: int, embedding_size: int, vocab_size: int) -> int:
+    """Parameters of CharLM with an LSTM: embedding, 4 gates per layer (two biases), head."""
+    lstm = 0
+    for layer in range(num_layers):
+        inp = embedding_size if layer == 0 else hidden_size
+        lstm += 4 * hidden_size * (inp + hidden_size + 2)
+    return vocab_size * embedding_size + lstm + hidden_size * vocab_size + vocab_size
+
+
+def dropout_for(epochs: float) -> float:
+    return next(p for limit, p in DROPOUT_BY_EPOCHS if epochs < limit)
+
+
+def fixed_sizes(overrides: dict) -> list[tuple[int, int]]:
+    """The ladder with explicit --num-layers/--hidden-size applied, duplicates dropped."""
+    sizes = []
+    for layers, hidden in LADDER:
+        size = (overrides.get("num_layers") or layers, overrides.get("hidden_size") or hidden)
+        if size not in sizes:
+            sizes.append(size)
+    return sizes
+
+
+def choose(
+    probed: dict[tuple[int, int], float],
+    budget_s: float,
+    n_train: int,
+    vocab_size: int,
+    overrides: dict | None = None,
+) -> Plan:
+    """The sizing rule: the largest probed size whose budget buys ``CHARS_PER_PARAM`` training
+    characters per parameter (the smallest if none does), then dropout by epochs. ``probed``
+    maps (num_layers, hidden_size) to measured chars/s; explicit ``overrides`` win."""
+    o = {k: v for k, v in (overrides or {}).items() if v is not None}
+    emb = o.get("embedding_size", EMBEDDING_SIZE)
+    sizes = sorted(probed, key=lambda s: param_count(*s, emb, vocab_size))
+    chosen = sizes[0]
+    for size in sizes:
+        chars = probed[size] * budget_s * TRAIN_SHARE
+        if chars >= CHARS_PER_PARAM * param_count(*size, emb, vocab_size):
+            chosen = size
+    layers, hidden = chosen
+    speed = probed[chosen]
+    train_chars = int(speed * budget_s * TRAIN_SHARE)
+    epochs = train_chars / max(n_train, 1)
+    params = param_count(layers, hidden, emb, vocab_size)
+    ratio = train_chars / params
+    reason = (
+        f"the largest size with >= {CHARS_PER_PARAM:g} chars per parameter: {ratio:.0f}"
+        if ratio >= CHARS_PER_PARAM
+        else f"the smallest size; even it sees only {ratio:.1f} chars per parameter"
+    )
+    plan = Plan(
+        num_layers=layers, hidden_size=hidden, embedding_size=emb,
+        batch_size=BATCH_SIZE, bptt=BPTT, lr=LR, dropout=dropout_for(epochs),
+        budget_minutes=round(budget_s / 60, 3), chars_per_s=round(speed), train_chars=train_chars,
+        epochs=round(epochs, 2), params=params,
+        probed={f"{a}x{b}": round(v) for (a, b), v in probed.items()}, reason=reason,
+    )  # fmt: skip
+    for key in SETTINGS:  # an explicit flag wins over the plan
+        if key in o:
+            setattr(plan, key, o[key])
+    return plan
+
+
+def probe_speed(
+    size: tuple[int, int], vocab_size: int, device, precision: str, embedding_size: int,
+    batch_size: int, bptt: int, min_s: float = 0.3,
+) -> float:  # fmt: skip
+    """Training chars/s of one size: a warm-up step, then timed steps for at least ``min_s``.
+
+    Each step is the trainer's: forward over (B, T), cross-entropy, backward, clip, Adam."""
+    import torch
+    import torch.nn.functional as F
+
+    from seqlab.models.charlm import CharLM, CharLMConfig
+    from seqlab.training import autocast
+
+    layers, hidden = size
+    cfg = CharLMConfig(vocab_size=vocab_size, embedding_size=embedding_size,
+                       hidden_size=hidden, num_layers=layers, dropout=0.0)  # fmt: skip
+    model = CharLM(cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(vocab_size, (batch_size, bptt + 1), generator=gen).to(device)  # (B, T+1)
+
+    def step():
+        with autocast(precision, device):
+            logits, _ = model(x[:, :-1])  # (B, T, V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), x[:, 1:].flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    step()  # the first step builds kernels and primitives
+    sync()
+    n, t0 = 0, time.perf_counter()
+    while n < 2 or time.perf_counter() - t0 < min_s:
+        step()
+        n += 1
+    sync()
+    return n * batch_size * bptt / (time.perf_counter() - t0)
+
+
+def make_plan(
+    budget_s: float, n_train: int, vocab_size: int, device, precision: str, overrides: dict
+) -> Plan:
+    """Probe the ladder smallest first, stopping at the first size the budget cannot feed
+    (larger ones are slower still), then apply the rule."""
+    o = {k: v for k, v in overrides.items() if v is not None}
+    emb = o.get("embedding_size", EMBEDDING_SIZE)
+    batch, bptt = o.get("batch_size", BATCH_SIZE), o.get("bptt", BPTT)
+    probed: dict[tuple[int, int], float] = {}
+    for size in fixed_sizes(o):
+        speed = probe_speed(size, vocab_size, device, precision, emb, batch, bptt)
+        probed[size] = speed
+        if speed * budget_s * TRAIN_SHARE < CHARS_PER_PARAM * param_count(*size, emb, vocab_size):
+            break
+    return choose(probed, budget_s, n_train, vocab_size, o)
+
+
+def planned_base(args) -> dict:
+    """The settings `charlm train` starts from before its explicit flags: the budget (a time
+    budget of DEFAULT_MINUTES when none is given; no epoch cap beside --max-minutes unless
+    --epochs is given), and the plan's sizes unless every one of them is given. Prints the plan's
+    line. Under torchrun the probe is skipped: ranks could time differently and disagree."""
+    import os
+    import sys
+
+    base: dict = {}
+    budgets = (args.max_minutes, args.epochs, args.max_steps)
+    if all(b is None for b in budgets):
+        base["max_minutes"] = DEFAULT_MINUTES
+    if base.get("max_minutes") or args.max_minutes:
+        base["epochs"] = 0  # the clock ends the run unless --epochs is given too
+    overrides = {k: getattr(args, k, None) for k in SETTINGS}
+    if all(v is not None for v in overrides.values()):
+        return base
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        print("plan: off under torchrun; the config's default sizes apply", file=sys.stderr)
+        return base
+    plan = _plan(args, overrides, 60 * (args.max_minutes or DEFAULT_MINUTES))
+    print(plan.line(), file=sys.stderr, flush=True)
+    return {**base, **plan.settings(), "plan": plan.to_dict()}
+
+
+def _plan(args, overrides: dict, budget_s: float) -> Plan:
+    import torch
+
+    from seqlab.data.text import default_corpus, read_text
+    from seqlab.training import resolve_device, resolve_precision
+
+    text = read_text(args.text) if args.text else default_corpus()[0]
+    val_fraction = args.val_fraction if args.val_fraction is not None else 0.1
+    device = resolve_device(args.device or "auto")
+    precision = resolve_precision(args.precision or "auto", device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    n_train = int(len(text) * (1 - val_fraction))
+    return make_plan(budget_s, n_train, len(set(text)), device, precision, overrides)
