@@ -8,6 +8,7 @@ n-best scores and, word by word, where the model looked.
 
 With no --checkpoint it serves the shipped model (seqlab pretrained show caption-flickr8k): no
 training, no download. Its examples are real photos that installed packages ship with a licence.
+The page opens with its first example captioned; every photo is read as the model trained on it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM = 8  # beam size and n-best; checked in caption() since preprocess=False skips the sliders
 MAX_BATCH = 16  # queued requests captioned together (Gradio batching)
+BEAM = N_BEST = 3  # the sliders' defaults, and the opening example's settings
 CSS = """
 .cap-hero {font-size: 1.6rem; font-weight: 650; line-height: 1.35; padding: 14px 18px;
            border-radius: 12px; background: var(--block-background-fill);
@@ -184,6 +186,16 @@ def make_sketch_fn(caption):
     return caption_sketch
 
 
+def first_answer(caption, examples: list[str] | None) -> dict:
+    """The page's opening state: its first example already captioned with the sliders'
+    defaults, so that the first screen shows what the app does (an empty page without one)."""
+    if not examples:
+        return {"image": None, "hero": _hero("Your caption will appear here."), "rows": None,
+                "frames": ""}  # fmt: skip
+    (hero,), (rows,), (frames,) = caption([examples[0]], [BEAM], [N_BEST])
+    return {"image": examples[0], "hero": hero, "rows": rows, "frames": frames}
+
+
 def _model_card(predictor: CaptionPredictor, notice: str, test: str = "") -> str:
     """What the model is, what it learned from and how well it does: the shipped model's test
     figures (`test`) when given, else the checkpoint's validation scores."""
@@ -217,6 +229,7 @@ def build_demo(
 ) -> gr.Blocks:
     """The page: inputs on the left, captions and attention on the right."""
     caption = make_caption_fn(predictor)
+    opening = first_answer(caption, examples)
     scenes = predictor.info["dataset"] == "scenes"
     with gr.Blocks(title="seqlab · image captioner") as demo:
         gr.Markdown(
@@ -236,6 +249,7 @@ def build_demo(
                         image = gr.Image(
                             sources=["upload", "webcam", "clipboard"],
                             type="filepath",
+                            value=opening["image"],
                             label="Image",
                             height=340,
                         )
@@ -257,15 +271,16 @@ def build_demo(
                         )
                         go_sketch = gr.Button("Caption the sketch", variant="primary")
                 with gr.Row():
-                    beam = gr.Slider(1, MAX_BEAM, value=3, step=1, label="Beam size (1 = greedy)")
+                    beam = gr.Slider(1, MAX_BEAM, BEAM, step=1, label="Beam size (1 = greedy)")
                     n_best = gr.Slider(
-                        1, MAX_BEAM, value=3, step=1, label="Captions to show (n-best)"
+                        1, MAX_BEAM, N_BEST, step=1, label="Captions to show (n-best)"
                     )
             with gr.Column(scale=6):
-                hero = gr.HTML(_hero("Your caption will appear here."), label="caption")
+                hero = gr.HTML(opening["hero"], label="caption")
                 gr.Markdown("Where the model looked, word by word (click a word to enlarge it)")
-                attention = gr.HTML(label="where the model looked, word by word")
+                attention = gr.HTML(opening["frames"], label="where the model looked, word by word")
                 table = gr.Dataframe(
+                    opening["rows"],
                     headers=["rank", "caption", "score", "log-prob"],
                     datatype=["number", "str", "number", "number"],
                     label="Beam n-best (score = log-prob / GNMT length penalty)",
@@ -277,36 +292,19 @@ def build_demo(
         # batched, with raw inputs (preprocess=False): the handlers read the files themselves
         # (see as_source) and check every request on its own
         batching = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False}
-        go.click(caption, [image, beam, n_best], outputs, api_name="caption", **batching)
-        image.upload(
-            caption,
-            [image, beam, n_best],
-            outputs,
-            api_name="caption_upload",
-            api_visibility="private",
-            **batching,
-        )
+        private = {"api_visibility": "private", **batching}
+        inputs = [image, beam, n_best]
+        go.click(caption, inputs, outputs, api_name="caption", **batching)
+        image.upload(caption, inputs, outputs, api_name="caption_upload", **private)
+        sketched = make_sketch_fn(caption)
         go_sketch.click(
-            make_sketch_fn(caption),
-            [sketch, beam, n_best],
-            outputs,
-            api_name="caption_sketch",
-            **batching,
+            sketched, [sketch, beam, n_best], outputs, api_name="caption_sketch", **batching
         )
         # under the inputs; added last so "/caption" keeps its API name
-        example_sets = [
-            (
-                examples,
-                "Generated scenes (click one)" if scenes else "Photos like its training data",
-                "example",
-            ),
-            (
-                unfamiliar_examples,
-                "Unlike its training photos: watch for the warning",
-                "unfamiliar",
-            ),
-        ]
-        for paths, label, name in example_sets:
+        like = "Generated scenes (click one)" if scenes else "Photos like its training data"
+        unlike = "Unlike its training photos: watch for the warning"
+        sets = [(examples, like, "example"), (unfamiliar_examples, unlike, "unfamiliar")]
+        for paths, label, name in sets:
             if not paths:
                 continue
             with left:
@@ -321,12 +319,7 @@ def build_demo(
             # a clicked example loads into the image box, then captions it with the sliders'
             # current beam and n-best (Examples' own run_on_click would pass the image alone)
             picked.load_input_event.then(
-                caption,
-                [image, beam, n_best],
-                outputs,
-                api_name=f"caption_{name}",
-                api_visibility="private",
-                **batching,
+                caption, inputs, outputs, api_name=f"caption_{name}", **private
             )
         if any(str(EXAMPLES_DIR) in p for p in (examples or []) + (unfamiliar_examples or [])):
             with left:
@@ -365,6 +358,13 @@ def example_photos() -> tuple[list[str], list[str]]:
     return familiar, unfamiliar + [str(p.path) for p in licensed_photos()]
 
 
+def in_domain(predictor: CaptionPredictor, paths: list[str]) -> list[str]:
+    """The photos the model itself finds familiar (all of them for a model without a familiarity
+    score): the gallery of photos like its training data holds none it would mark as a guess."""
+    fams = predictor.familiarities(paths) if paths else []
+    return [p for p, f in zip(paths, fams, strict=True) if f is None or f.in_domain]
+
+
 def load_predictor(checkpoint: str, cache_dir: str, toy: bool = False) -> tuple:
     """(predictor, page): a checkpoint or shipped model, or the toy model, and build_demo's
     keyword arguments for it (examples, notice, test figures)."""
@@ -381,7 +381,7 @@ def load_predictor(checkpoint: str, cache_dir: str, toy: bool = False) -> tuple:
         }
     predictor = CaptionPredictor.from_checkpoint(checkpoint)
     familiar, unfamiliar = example_photos()
-    page = {"examples": familiar + _dataset_examples(predictor), "notice": ""}
+    page = {"examples": in_domain(predictor, familiar + _dataset_examples(predictor)), "notice": ""}
     page["unfamiliar_examples"] = unfamiliar
     if checkpoint in pretrained.ENTRIES:
         e = pretrained.entry(checkpoint)

@@ -118,8 +118,11 @@ def test_caption_app(page, shots, tmp_path):
     demo = app.build_demo(predictor, examples, notice="a tiny test model")
     with served(demo, css=app.CSS) as url:
         page.goto(url)
-        hero = page.locator(".cap-hero")
-        expect(hero).to_have_text("Your caption will appear here.")
+        hero = page.locator(".cap-hero")  # the first example, captioned before any click
+        expect(hero.locator(".score")).to_contain_text("beam 3 · score")
+        expect(hero).to_be_in_viewport()
+        expect(page.locator(".cap-frames label").first).to_be_visible()
+        expect(page.locator("img[src*='scene_0']").first).to_be_visible()
         snap(page, shots, "caption-1-start")
 
         upload = page.locator("input[type=file]").first
@@ -171,7 +174,11 @@ def test_caption_app_with_the_shipped_model(page, shots):
         page.goto(url)
         expect(page.get_by_text("Shipped model")).to_be_visible()
         expect(page.get_by_text("BLEU-4 21.32")).to_be_visible()
-        hero = page.locator(".cap-hero")
+        hero = page.locator(".cap-hero")  # the first example, captioned on the first screen
+        expect(hero).to_contain_text(re.compile(r"\b(man|woman|person|boy|girl)\b.*\bwater"))
+        expect(hero).to_be_in_viewport()
+        expect(page.locator("img[src*='cliff_jump']").first).to_be_in_viewport()
+        page.screenshot(path=shots / "caption-shipped-first-screen.png", animations="disabled")
         block(page, "Photos like its training data").get_by_role("button").first.click()
         expect(hero.locator(".score")).to_contain_text("beam 3 · score")
         expect(hero).to_contain_text(re.compile(r"\b(man|woman|person|boy|girl)\b.*\bwater"))

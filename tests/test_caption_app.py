@@ -45,9 +45,13 @@ def client(predictor, tmp_path_factory):
 
 def test_predictor_overlays(predictor, tmp_path):
     image = Image.new("RGB", (90, 60), "white")
+    image.paste((200, 30, 30), (10, 5, 40, 50))  # something off centre
     view = predictor.view(image)
-    assert view.size == (60, 60)
+    side = predictor.encoder.cfg.image_size
+    assert view.size == (side, side) and predictor.view(view).tobytes() == view.tobytes()
     caps = predictor.caption(view, beam_size=3, n_best=2)
+    same = predictor.caption(image, beam_size=3, n_best=2)  # a view captions as its picture
+    assert [(c.text, c.score) for c in caps] == [(c.text, c.score) for c in same]
     assert 1 <= len(caps) <= 2 and caps[0].score >= caps[-1].score
     frames = predictor.overlays(view, caps[0])
     assert len(frames) == len(caps[0].words)
@@ -56,6 +60,21 @@ def test_predictor_overlays(predictor, tmp_path):
         for (f, w), word in zip(frames, caps[0].words, strict=True)
     )
     assert "scenes" in predictor.describe()
+
+
+def test_the_page_opens_with_its_first_example_captioned(client):
+    """No click needed: the first screen shows a picture, its caption and where the model looked
+    (the values the page is served with)."""
+    import httpx
+
+    config = httpx.get(client.src.rstrip("/") + "/config").json()
+    values = {
+        c.get("props", {}).get("label"): c["props"].get("value") for c in config["components"]
+    }
+    assert "beam 3 · score" in values["caption"] and "warn" not in values["caption"]
+    assert "scene_0.png" in values["Image"]["path"]
+    assert values["Beam n-best (score = log-prob / GNMT length penalty)"]["data"]
+    assert frame_images(values["where the model looked, word by word"])
 
 
 def _caption(client, path, beam=3, n_best=2):
@@ -83,10 +102,12 @@ def _bad_files(tmp_path):
     Image.new("RGB", (64, 64), "red").save(tmp_path / "full.jpg")
     data = (tmp_path / "full.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+    (tmp_path / "empty.png").write_bytes(b"")
     return {
         "notes.txt": "not an image",
         "cut.jpg": "damaged or truncated",
-        "huge.png": "too large",
+        "empty.png": "is empty (0 bytes)",
+        "huge.png": "over the 60 megapixel limit",
     } | ({} if huge_png(tmp_path / "huge.png") else {})
 
 

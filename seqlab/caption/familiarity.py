@@ -14,25 +14,19 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import torch
 
-from seqlab.data.captions import load_image
 from seqlab.familiarity import fit_nearest
-from seqlab.training import autocast
 
 log = logging.getLogger(__name__)
 METHOD = "nearest training photo (cosine, encoder features)"
 
 
-@torch.no_grad()
 def pooled_features(pred, images, batch_size: int = 32) -> np.ndarray:
     """(N, D) mean encoder features of the images, as the predictor computes them."""
     out = []
     for s in range(0, len(images), batch_size):
-        x = torch.stack([pred.transform(load_image(p)) for p in images[s : s + batch_size]])
-        with autocast(pred.info.get("feature_precision", "fp32"), pred.device):
-            feats = pred.encoder(x.to(pred.device).contiguous(memory_format=torch.channels_last))
-        out.append(feats.float().mean(1).cpu().numpy())  # (B, S, D) -> (B, D)
+        feats = pred.features(images[s : s + batch_size])  # (B, S, D)
+        out.append(feats.mean(1).cpu().numpy())  # (B, D)
         if s // batch_size % 20 == 0:
             log.info("features: %d/%d images", min(s + batch_size, len(images)), len(images))
     return np.concatenate(out)

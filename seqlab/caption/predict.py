@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from seqlab.caption.config import TASK
-from seqlab.data.captions import image_transform, load_image, tokenize
+from seqlab.data.captions import encoder_view, image_transform, load_image, tokenize
 from seqlab.data.tokenizers import BOS, EOS, UNK, Vocab
 from seqlab.decoding import beam_search, greedy
 from seqlab.errors import UserError
@@ -134,7 +134,8 @@ class CaptionPredictor:
     ):
         self.encoder, self.model = encoder.folded(), model.eval()  # BatchNorm folded in
         self.vocab, self.info, self.device = vocab, info, device
-        self.transform = image_transform(encoder.cfg.image_size)
+        self.transform = image_transform(encoder.cfg.image_size)  # as the training features
+        self._view = encoder_view(encoder.cfg.image_size)  # its picture part
         self.familiarity = familiarity  # None for a checkpoint fitted without one
 
     @property
@@ -176,11 +177,25 @@ class CaptionPredictor:
         return cls(encoder.to(dev), model.to(dev), Vocab(ckpt["vocab"]), info, dev, fam)
 
     def view(self, source) -> Image.Image:
-        """The square, centre-cropped picture the encoder sees (attention maps align with it)."""
-        image = load_image(source, min_side=self.encoder.cfg.image_size)
-        side = min(image.size)
-        left, top = (image.width - side) // 2, (image.height - side) // 2
-        return image.crop((left, top, left + side, top + side))
+        """The picture the encoder sees, as the model trained on it (seqlab.data.captions.
+        encoder_view: the short side resized, the centre cropped square); attention maps align
+        with it. A view passes through ``view`` again unchanged, so captioning a view gives the
+        caption of its file."""
+        return self._view(load_image(source))
+
+    @torch.no_grad()
+    def features(self, sources: list) -> torch.Tensor:
+        """(B, S, D) encoder features of the images (files, PIL images or views), in float32."""
+        x = torch.stack([self.transform(load_image(s)) for s in sources]).to(self.device)
+        with autocast(self.info.get("feature_precision", "fp32"), self.device):
+            feats = self.encoder(x.contiguous(memory_format=torch.channels_last))  # (B, S, D)
+        return feats.float()
+
+    def familiarities(self, sources: list) -> list[Familiarity | None]:
+        """How familiar each image is to the model (None each for an uncalibrated model)."""
+        if self.familiarity is None:
+            return [None] * len(sources)
+        return self.familiarity(self.features(sources).mean(1))  # (B, D) pooled
 
     @torch.no_grad()
     def caption_batch(
@@ -189,11 +204,9 @@ class CaptionPredictor:
         """Per image, the n_best captions, best first (beam_size 1: greedy)."""
         if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1):
             raise UserError(f"need beam >= 1 and 1 <= n-best <= beam, got {beam_size}/{n_best}")
-        x = torch.stack([self.transform(load_image(s)) for s in sources]).to(self.device)
-        with autocast(self.info.get("feature_precision", "fp32"), self.device):
-            feats = self.encoder(x.contiguous(memory_format=torch.channels_last))  # (B, S, D)
-        hyps = decode(self.model, feats.float(), beam_size, n_best, max_len or self.info["max_len"])
-        fams = self.familiarity(feats.float().mean(1)) if self.familiarity else [None] * len(hyps)
+        feats = self.features(sources)  # (B, S, D)
+        hyps = decode(self.model, feats, beam_size, n_best, max_len or self.info["max_len"])
+        fams = self.familiarity(feats.mean(1)) if self.familiarity else [None] * len(hyps)
         h, w = self.encoder.grid
         out = []
         for item, fam in zip(hyps, fams, strict=True):
