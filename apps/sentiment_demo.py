@@ -80,7 +80,11 @@ def build_demo(predictor, about: str) -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 text = gr.Textbox(
-                    label="Text", lines=4, placeholder="slow start but a wonderful ending"
+                    label="Text",
+                    lines=4,
+                    placeholder="slow start but a wonderful ending",
+                    info=f"At most {MAX_CHARS:,} characters are read, and the model reads "
+                    f"the first {predictor.max_length} tokens of them.",
                 )
                 method = gr.Radio(list(METHODS), value="integrated gradients", label="Attribution")
                 button = gr.Button("Classify", variant="primary")
