@@ -1,7 +1,7 @@
 """Plain-dict checkpoints: atomic writes, ``weights_only=True`` loading, clear errors.
 
 The bottom of the file-format layer: it imports nothing from seqlab but ``seqlab.errors`` and
-``seqlab.strictjson``.
+``seqlab.strictjson`` (and, for the hint of a missing checkpoint, the torch-free registry).
 ``seqlab.packing`` adds the compact ``.safetensors`` format on top of it, and
 ``seqlab.sources.load_checkpoint`` opens any of them, or a shipped model by name.
 
@@ -77,7 +77,7 @@ def read_checkpoint(path: str | Path, task: str | None = None, map_location="cpu
                 path = path / name
                 break
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
+        raise UserError(not_found(path, task))
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -94,6 +94,29 @@ def read_checkpoint(path: str | Path, task: str | None = None, map_location="cpu
     except Exception as e:  # truncated zip, random bytes, ...
         raise UserError(f"cannot read checkpoint {path}: it is corrupt or not a checkpoint") from e
     return check_checkpoint(ckpt, path, task)
+
+
+def not_found(path: Path, task: str | None = None) -> str:
+    """'checkpoint not found: PATH' and what would be found: for a bare name, the closest shipped
+    name (a typo such as caption-flicker8k); always, the shipped names."""
+    import difflib
+
+    from seqlab import registry  # names only: no torch, no file read
+
+    every = registry.names()
+    own = [n for n in every if task is None or registry.entry(n).task == task] or every
+    if path.is_dir():
+        msg = f"checkpoint not found: {path} holds no ckpt_best.pt or ckpt_last.pt"
+    else:
+        msg = f"checkpoint not found: {path}"
+    if len(path.parts) == 1 and not path.suffix:  # a name, not a path: maybe a mistyped one
+        close = difflib.get_close_matches(str(path), own, 1, 0.6)
+        msg += f"; did you mean {close[0]}?" if close else ""
+    which = f"shipped {task} models" if task and own != every else "shipped models"
+    return (
+        f"{msg} ({which}: {', '.join(own)}; or give a checkpoint file, a run directory or a "
+        ".safetensors file)"
+    )
 
 
 def check_checkpoint(ckpt, path: Path, task: str | None) -> dict:

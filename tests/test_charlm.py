@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 import torch
@@ -85,6 +86,23 @@ def test_train_sample_evaluate_cli(tmp_path, text_file, capsys):
     assert main([*argv, "--val-fraction", "0.1"]) == 0
     assert json.loads(capsys.readouterr().out)["chars"] == n - int(n * 0.9)  # train's split
     assert main([*argv, "--val-fraction", "1.5"]) == 1
+
+
+def test_evaluate_shows_progress_on_a_terminal_only(tmp_path, text_file, capsys, monkeypatch):
+    """`seqlab charlm evaluate` once ran 66 s without a word: on a terminal it shows a bar on
+    stderr; into a file or a pipe it stays quiet."""
+    out = tmp_path / "run"
+    argv = ["charlm", "train", "--text", str(text_file), "--out", str(out), "--max-steps", "2"]
+    assert main([*argv, *TINY]) == 0
+    capsys.readouterr()
+    argv = ["charlm", "evaluate", "--checkpoint", str(out), "--text", str(text_file)]
+    assert main(argv) == 0
+    assert "chunk" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "evaluate" in captured.err and "chunk" in captured.err
+    assert json.loads(captured.out)["chars"] == len(text_file.read_text())
 
 
 def test_sampling_is_reproducible_with_a_seed(tmp_path, text_file):

@@ -247,12 +247,13 @@ def test_cli_train_evaluate_predict(tmp_path, splits, tokenizer, capsys, monkeyp
                 "not good at all",
                 "--explain",
                 "occlusion",
+                "--json",
             ]
         )
         == 0
     )
     line = json.loads(capsys.readouterr().out)
-    assert line["label"] in ("negative", "positive") and len(line["attribution"]) >= 4
+    assert line["output"] in ("negative", "positive") and len(line["attribution"]) >= 4
     assert sum(line["probs"].values()) == pytest.approx(1, abs=1e-4)
 
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("great film\n\nawful plot\n"))
@@ -366,3 +367,18 @@ def test_sentencepiece_sampling_varies_the_split_not_the_text():
     splits = {tuple(tok.sample(text, 0.1)) for _ in range(20)}
     assert len(splits) > 1
     assert {tok.decode(s) for s in splits} == {tok.decode(tok.encode(text))}
+
+
+def test_the_demo_says_how_much_of_a_text_it_reads(tmp_path):
+    """The app cuts a text at MAX_CHARS characters, and the model reads max_length tokens:
+    the page says both before anything is typed (#32 item 3)."""
+    pytest.importorskip("gradio")
+    from app_fixtures import tiny_sentiment
+
+    from apps import sentiment_demo as app
+
+    pred = tiny_sentiment(tmp_path)
+    demo = app.build_demo(pred, "a tiny model")
+    infos = [getattr(b, "info", None) or "" for b in demo.blocks.values()]
+    said = [i for i in infos if f"{app.MAX_CHARS:,} characters" in i]
+    assert said and f"first {pred.max_length} tokens" in said[0]

@@ -248,7 +248,7 @@ def test_cli_pairs_file_and_user_errors(date_files, tmp_path, capsys):
     assert main(argv) == 0
     assert main(["translate", "x", "--checkpoint", str(tmp_path / "missing")]) == 1
     assert main(["translate", "", "--checkpoint", str(run)]) == 1
-    assert main(["translate", "ok", "--checkpoint", str(run), "--beam", "0"]) == 1
+    assert main(["translate", "ok", "--checkpoint", str(run), "--beam", "0"]) == 2  # argparse
     assert main(["translate", "train", "--out", str(run)]) == 1
     err = capsys.readouterr().err
     assert "checkpoint not found" in err and "empty" in err and "--beam" in err

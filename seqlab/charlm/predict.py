@@ -6,6 +6,7 @@ seqlab charlm evaluate --checkpoint charlm-shakespeare --text input.txt --val-fr
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -17,15 +18,22 @@ from seqlab.decoding import sample_next
 from seqlab.errors import UserError
 from seqlab.models.charlm import CharLM, CharLMConfig
 from seqlab.sources import load_checkpoint
-from seqlab.training import autocast, resolve_device
+from seqlab.training import autocast, progress, resolve_device
 
 
 @torch.no_grad()
-def evaluate_loss(model: CharLM, streams: torch.Tensor, bptt: int, device, precision) -> float:
-    """Mean cross-entropy (nats/char) over all streams, state carried across chunks."""
+def evaluate_loss(
+    model: CharLM, streams: torch.Tensor, bptt: int, device, precision, show_progress=False
+) -> float:
+    """Mean cross-entropy (nats/char) over all streams, state carried across chunks.
+    ``show_progress``: a tqdm bar on stderr (a terminal only), for the CLI's long evaluations."""
     model.eval()
     total, count, state = 0.0, 0, None
-    for _, x, y in iter_chunks(streams, bptt):
+    chunks = iter_chunks(streams, bptt)
+    if show_progress:
+        n = math.ceil((streams.size(1) - 1) / bptt)
+        chunks = progress(chunks, total=n, desc="evaluate", unit="chunk", leave=False)
+    for _, x, y in chunks:
         x, y = x.to(device), y.to(device)
         with autocast(precision, device):
             logits, state = model(x, state)
@@ -75,9 +83,10 @@ class CharLMPredictor:
         return prime + self.vocab.decode(out)
 
     @torch.no_grad()
-    def loss(self, text: str, bptt: int = 256) -> float:
+    def loss(self, text: str, bptt: int = 256, show_progress: bool = False) -> float:
         """Mean negative log-likelihood of ``text`` in nats per character."""
         ids = self.vocab.encode(text, what="the evaluation text")
         if ids.numel() < 2:
             raise UserError("the evaluation text needs at least 2 characters")
-        return evaluate_loss(self.model, ids.view(1, -1), bptt, self.device, "fp32")
+        streams = ids.view(1, -1)  # (1, L): one stream, the state carried through the text
+        return evaluate_loss(self.model, streams, bptt, self.device, "fp32", show_progress)

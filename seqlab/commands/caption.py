@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqlab.commands import GROUPS, checkpoint_arg, predictor_device
+from seqlab.commands import GROUPS
+from seqlab.commands.predicting import add_model_args, add_predict_args, add_search_args, count
 from seqlab.config import HelpFormatter, OptimConfig, add_dataclass_args, add_train_args, from_args
 from seqlab.errors import UserError
 from seqlab.models.configs import ENCODERS, FEATURE_PRECISIONS, CaptionerConfig, EncoderConfig
-from seqlab.serving import add_int8_arg
 from seqlab.strictjson import dumps
 
 VERBS = ("train", "evaluate", "predict")
@@ -70,40 +70,30 @@ def _verb_parsers() -> dict[str, argparse.ArgumentParser]:
     e = argparse.ArgumentParser(
         prog="seqlab caption evaluate", description="BLEU-1..4 (nltk corpus BLEU, all references)"
     )
-    e.add_argument("--checkpoint", **checkpoint_arg("caption"))
+    add_model_args(e, "caption", int8=True)  # int8: the decoder; the CNN encoder stays fp32
     e.add_argument("--root", required=True, help="dataset folder")
     e.add_argument("--dataset", default=None, help="dataset layout (default: the checkpoint's)")
     e.add_argument("--split", default="test", choices=["train", "val", "test"])
-    e.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
-    e.add_argument("--limit", type=int, default=0, help="score only the first N images")
+    add_search_args(e, beam=3, n_best=False)
+    e.add_argument("--limit", type=count(0), default=0, help="score only the first N images")
     e.add_argument("--cache-dir", default="data/cache/features", help="feature cache")
     e.add_argument(
         "--feature-precision",
         choices=FEATURE_PRECISIONS,
         help="precision of the encoder's features (default: the one the model trained on)",
     )
-    e.add_argument("--device", default="auto")
-    add_int8_arg(e)  # the decoder; the CNN encoder stays fp32
 
     p = argparse.ArgumentParser(
         prog="seqlab caption",
         usage="seqlab caption [flags] IMAGE [IMAGE ...] | seqlab caption {train,evaluate} ...",
-        description="Caption images (the shipped captioner by default).",
+        description="Caption images (the shipped captioner by default): one line "
+        "IMAGE<TAB>CAPTION each, or with --json one object per image.",
         epilog="The other verbs: `seqlab caption train --help` (train a captioner) and "
         "`seqlab caption evaluate --help` (BLEU-1..4 on a dataset split).",
     )
     p.add_argument("images", nargs="+", help="image files")
-    p.add_argument("--checkpoint", **checkpoint_arg("caption"))
-    p.add_argument("--beam", type=int, default=3, help="beam size (1: greedy)")
-    p.add_argument("--n-best", type=int, default=1, help="captions per image, best first")
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON object per image: captions with scores, and the photo's familiarity "
-        '({"score": share of validation photos less familiar, "in_domain": true/false})',
-    )
-    p.add_argument("--device", default="auto")
-    add_int8_arg(p)  # the decoder; the CNN encoder stays fp32
+    add_predict_args(p, "caption", int8=True)  # int8: the decoder; the CNN encoder stays fp32
+    add_search_args(p, beam=3)
     return {"train": t, "evaluate": e, "predict": p}
 
 
@@ -139,6 +129,7 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from seqlab.caption.predict import evaluate_checkpoint
+    from seqlab.commands.predicting import prepare
 
     scores = evaluate_checkpoint(
         args.checkpoint,
@@ -148,7 +139,7 @@ def _evaluate(args) -> int:
         dataset=args.dataset,
         limit=args.limit,
         cache_dir=args.cache_dir,
-        device=predictor_device(args),
+        device=prepare(args),
         feature_precision=args.feature_precision,
         int8=args.int8,
     )
@@ -158,10 +149,11 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     from seqlab.caption.predict import CaptionPredictor
-    from seqlab.familiarity import familiarity_json, unfamiliar_note
+    from seqlab.commands import predicting as io
     from seqlab.serving import use_int8
 
-    pred = CaptionPredictor.from_checkpoint(args.checkpoint, predictor_device(args))
+    io.check_search(args)  # before the model loads
+    pred = CaptionPredictor.from_checkpoint(args.checkpoint, io.prepare(args))
     pred = use_int8(pred, args.int8)  # the decoder; the CNN encoder stays fp32
     failed = 0
     for path in args.images:
@@ -172,17 +164,8 @@ def _predict(args) -> int:
             failed += 1
             continue
         fam = caps[0].familiarity
-        if args.json:
-            found = [{"text": c.text, "score": round(c.score, 4)} for c in caps]
-            print(dumps({"image": path, "captions": found, "familiarity": familiarity_json(fam)}))
-        elif args.n_best == 1:
-            print(f"{path}\t{caps[0].text}")
-        else:
-            for rank, cap in enumerate(caps, 1):
-                print(f"{path}\t{rank}\t{cap.score:.3f}\t{cap.text}")
-        if fam is not None and not fam.in_domain and not args.json:
-            note = unfamiliar_note("photo", "the caption", pred.domain, fam)
-            print(f"note: {path}: {note}", file=sys.stderr)
+        io.emit(io.record(path, [(c.text, c.score) for c in caps], fam, text=False), args)
+        io.unfamiliar(args, path, fam, "photo", "the caption", pred.domain)
     if failed:
         print(
             f"seqlab: {failed} of {len(args.images)} images could not be captioned", file=sys.stderr

@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 
 from seqlab.commands import GROUPS, checkpoint_arg
+from seqlab.commands.predicting import add_model_args, count
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import CharLMConfig
 from seqlab.strictjson import dumps
 
 SAMPLE_SEED = 1337  # `charlm sample` without --seed: the same command gives the same text
+# The prime's last MAX_PRIME_CHARS characters set the state: an LSTM's memory reaches back a few
+# hundred characters at most, and a longer prime would only cost time and memory.
+MAX_PRIME_CHARS = 10_000
 
 
 def add_parser(sub) -> None:
@@ -27,11 +31,18 @@ def add_parser(sub) -> None:
     t.set_defaults(func=_train)
 
     s = verbs.add_parser("sample", help="generate text from a trained char-LM")
-    s.add_argument("--checkpoint", **checkpoint_arg("charlm"))
-    s.add_argument("--prime", default="\n", help="text to start from")
-    s.add_argument("--length", type=int, default=500, help="characters to generate")
+    add_model_args(s, "charlm")
+    s.add_argument(
+        "--prime",
+        default="\n",
+        help=f"text to start from (the model reads its last {MAX_PRIME_CHARS:,} characters; "
+        "the output echoes a long one as its last 200)",
+    )
+    s.add_argument("--length", type=count(0), default=500, help="characters to generate")
     s.add_argument("--temperature", type=float, default=0.8, help="0 means greedy")
-    s.add_argument("--top-k", type=int, default=0, help="sample among the k most likely (0: all)")
+    s.add_argument(
+        "--top-k", type=count(0), default=0, help="sample among the k most likely (0: all)"
+    )
     s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold")
     s.add_argument(
         "--seed",
@@ -40,11 +51,10 @@ def add_parser(sub) -> None:
         help=f"random seed for sampling: the same seed, the same text (default: {SAMPLE_SEED}; "
         "the seed used is printed to stderr)",
     )
-    s.add_argument("--device", default="auto")
     s.set_defaults(func=_sample)
 
     e = verbs.add_parser("evaluate", help="loss (nats) and bits per character on a text")
-    e.add_argument("--checkpoint", **checkpoint_arg("charlm"))
+    add_model_args(e, "charlm")
     e.add_argument("--text", required=True, help="UTF-8 text file")
     e.add_argument(
         "--val-fraction",
@@ -53,7 +63,6 @@ def add_parser(sub) -> None:
         help="score only the last fraction of the text: the validation split that "
         "`charlm train --val-fraction` held out (default: the whole text)",
     )
-    e.add_argument("--device", default="auto")
     e.set_defaults(func=_evaluate)
 
     i = verbs.add_parser(
@@ -96,28 +105,52 @@ def _train(args) -> int:
 
 def _sample(args) -> int:
     from seqlab.charlm.predict import CharLMPredictor
+    from seqlab.commands.predicting import ECHO_CHARS, prepare
 
-    pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
-    print(pred.sample(args.prime, args.length, args.temperature, args.top_k, args.top_p, args.seed))
+    _check_sampling(args)  # before the model loads
+    prime = args.prime[-MAX_PRIME_CHARS:]
+    pred = CharLMPredictor.from_checkpoint(args.checkpoint, prepare(args))
+    text = pred.sample(prime, args.length, args.temperature, args.top_k, args.top_p, args.seed)
+    generated = text[len(prime or "\n") :]
+    if len(args.prime) > ECHO_CHARS:  # echo a long prime by its end, which the text continues
+        print("…" + args.prime[-ECHO_CHARS:] + generated)
+        read = f"read its last {len(prime):,}" if len(prime) < len(args.prime) else "read all"
+        print(
+            f"seqlab: the prime has {len(args.prime):,} characters: shown as its last "
+            f"{ECHO_CHARS}; the model {read}",
+            file=sys.stderr,
+        )
+    else:
+        print(text)
     if args.temperature > 0:  # greedy (0) draws nothing
         print(f"seqlab: seed {args.seed} (--seed N for another sample)", file=sys.stderr)
     return 0
+
+
+def _check_sampling(args) -> None:
+    from seqlab.errors import UserError
+
+    if args.temperature < 0:
+        raise UserError(f"--temperature must be >= 0, got {args.temperature}")
+    if not 0 < args.top_p <= 1:
+        raise UserError(f"--top-p must be in (0, 1], got {args.top_p}")
 
 
 def _evaluate(args) -> int:
     import math
 
     from seqlab.charlm.predict import CharLMPredictor
+    from seqlab.commands.predicting import prepare
     from seqlab.data.text import read_text, split_text
     from seqlab.errors import UserError
 
+    if args.val_fraction is not None and not 0 < args.val_fraction < 1:
+        raise UserError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
     text = read_text(args.text)
     if args.val_fraction is not None:
-        if not 0 < args.val_fraction < 1:
-            raise UserError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
         _, text = split_text(text, args.val_fraction)  # the split train() holds out
-    pred = CharLMPredictor.from_checkpoint(args.checkpoint, args.device)
-    loss = pred.loss(text)
+    pred = CharLMPredictor.from_checkpoint(args.checkpoint, prepare(args))
+    loss = pred.loss(text, show_progress=True)
     print(
         dumps(
             {

@@ -3,15 +3,13 @@
 seqlab sentiment train --train sst2/train.tsv --dev sst2/dev.tsv --out runs/sst2
 seqlab sentiment evaluate --checkpoint runs/sst2 --data sst2/dev.tsv    # accuracy in percent
 seqlab sentiment predict "not good at all" "a wonderful ending"     # the shipped model
-cat reviews.txt | seqlab sentiment predict --checkpoint runs/sst2
+cat reviews.txt | seqlab sentiment predict --checkpoint runs/sst2 --json
 """
 
 from __future__ import annotations
 
-import json
-import sys
-
-from seqlab.commands import GROUPS, checkpoint_arg
+from seqlab.commands import GROUPS
+from seqlab.commands.predicting import add_model_args, add_predict_args
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import ClassifierConfig
 from seqlab.strictjson import dumps
@@ -43,16 +41,20 @@ def add_parser(sub) -> None:
         "confusion (rows: true label, columns: predicted, both in the order of labels), labels "
         "and skipped_rows.",
     )
-    e.add_argument("--checkpoint", **checkpoint_arg("sentiment"))
+    add_model_args(e, "sentiment")
     e.add_argument("--data", required=True, help="labelled .tsv/.csv/.jsonl or aclImdb folder")
     e.add_argument("--text-column", default=None, help="column/key with the text")
     e.add_argument("--label-column", default=None, help="column/key with the label")
     e.add_argument("--skip-bad", action="store_true", help="skip malformed rows (and count them)")
-    e.add_argument("--device", default="auto")
     e.set_defaults(func=_evaluate)
 
-    r = verbs.add_parser("predict", help="label and probabilities for texts (or stdin lines)")
-    r.add_argument("--checkpoint", **checkpoint_arg("sentiment"))
+    r = verbs.add_parser(
+        "predict",
+        help="label and probabilities for texts (or stdin lines)",
+        description="Label each text: one line TEXT<TAB>LABEL (its probability), or with --json "
+        "one object per text (output: the label, n_best: every label with its probability).",
+    )
+    add_predict_args(r, "sentiment")
     r.add_argument("texts", nargs="*", help="texts to classify; none: one per line from stdin")
     r.add_argument(
         "--explain",
@@ -60,7 +62,6 @@ def add_parser(sub) -> None:
         default=None,
         help="also print each token's contribution to the predicted label",
     )
-    r.add_argument("--device", default="auto")
     r.set_defaults(func=_predict)
 
 
@@ -79,10 +80,11 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
+    from seqlab.commands.predicting import prepare
     from seqlab.data.labelled import load_labelled
     from seqlab.sentiment.predict import SentimentPredictor
 
-    pred = SentimentPredictor.from_checkpoint(args.checkpoint, args.device)
+    pred = SentimentPredictor.from_checkpoint(args.checkpoint, prepare(args))
     data = load_labelled(args.data, args.text_column, args.label_column, args.skip_bad)
     result = pred.evaluate(data)  # accuracy as a fraction
     correct = sum(result["confusion"][k][k] for k in range(len(result["labels"])))
@@ -105,23 +107,48 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
+    from seqlab.commands import predicting as io
     from seqlab.errors import UserError
-    from seqlab.familiarity import familiarity_json, unfamiliar_note
     from seqlab.sentiment.predict import SentimentPredictor
 
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    texts = args.texts or io.stdin_lines()
     if not texts:
         raise UserError("no text to classify: pass texts as arguments or lines on stdin")
-    pred = SentimentPredictor.from_checkpoint(args.checkpoint, args.device)
+    pred = SentimentPredictor.from_checkpoint(args.checkpoint, io.prepare(args))
     for text, result in zip(texts, pred.predict(texts), strict=True):
-        fam = result["familiarity"]
-        line = {"text": text, **result, "familiarity": familiarity_json(fam)}
-        if fam is not None and not fam.in_domain:
-            note = unfamiliar_note("text", "the label", pred.domain, fam)
-            print(f"note: {text!r}: {note}", file=sys.stderr)
+        ranked = sorted(result["probs"].items(), key=lambda kv: -kv[1])
+        unknown = pred.unknown(text)
+        rec = io.record(
+            text,
+            ranked,
+            result["familiarity"],
+            truncated=result["read_tokens"] < result["tokens"],
+            read_tokens=result["read_tokens"],
+            tokens=result["tokens"],
+            probs=result["probs"],
+            unknown=unknown,
+        )
         if args.explain:
             tokens, scores, _ = pred.attribute(text, args.explain)
-            line["attribution"] = [[t, round(s, 4)] for t, s in zip(tokens, scores, strict=True)]
-            line["unknown"] = pred.unknown(text)
-        print(json.dumps(line, ensure_ascii=False))
+            rec["attribution"] = [[t, round(s, 4)] for t, s in zip(tokens, scores, strict=True)]
+        _print_label(rec, args, pred.domain, text, result["familiarity"])
     return 0
+
+
+def _print_label(rec: dict, args, domain: str, text: str, fam) -> None:
+    """One text's record (the label with its probability in plain mode) and its notes."""
+    from seqlab.commands import predicting as io
+
+    if args.json:
+        io.emit(rec, args)
+        return
+    io.emit({**rec, "output": f"{rec['output']} ({rec['n_best'][0]['score']:.2f})"}, args)
+    if "attribution" in rec:
+        print("\t" + " ".join(f"{t}:{s:+.3f}" for t, s in rec["attribution"]))
+    if rec["truncated"]:
+        io.note(args, text, f"the model read the first {rec['read_tokens']} of its "
+                f"{rec['tokens']:,} tokens ({rec['chars']:,} characters)")  # fmt: skip
+    if rec["unknown"]:
+        shown = " ".join(dict.fromkeys(rec["unknown"][:20]))
+        io.note(args, text, f"tokens the model does not know (read as <unk>): {shown}")
+    io.unfamiliar(args, text, fam, "text", "the label", domain)

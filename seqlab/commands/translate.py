@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqlab.commands import GROUPS, checkpoint_arg, predictor_device
+from seqlab.commands import GROUPS
+from seqlab.commands.predicting import add_model_args, add_predict_args, add_search_args
 from seqlab.config import HelpFormatter, OptimConfig, add_train_args, from_args
 from seqlab.models.configs import Seq2SeqConfig
-from seqlab.serving import add_int8_arg
 from seqlab.strictjson import dumps
 
 VERBS = ("train", "evaluate", "text")
@@ -46,10 +46,10 @@ def add_parser(sub) -> None:
         prog="seqlab translate evaluate",
         help="BLEU (sacreBLEU) and perplexity on a test set",
     )
-    e.add_argument("--checkpoint", **checkpoint_arg("translate"))
+    add_model_args(e, "translate", int8=True)
     e.add_argument("--src", required=True, help="source sentences, one a line")
     e.add_argument("--ref", required=True, help="reference translations, aligned")
-    _decoding_args(e)
+    _decoding_args(e, n_best=False)
     e.add_argument("--output", help="also write the translations to this file")
     e.set_defaults(func=_evaluate)
 
@@ -58,63 +58,36 @@ def add_parser(sub) -> None:
         prog="seqlab translate",
         usage="seqlab translate [flags] TEXT | seqlab translate {train,evaluate} ...",
         help="translate TEXT (the verb may be left out)",
-        description="Translate TEXT with a seq2seq model (the shipped de->en one by default).",
+        description="Translate TEXT with a seq2seq model (the shipped de->en one by default): "
+        "one line SOURCE<TAB>TRANSLATION, or with --json one object per text.",
         epilog="The other verbs: `seqlab translate train --help` (train a translator) and "
         "`seqlab translate evaluate --help` (BLEU and perplexity on a test set).",
     )
     x.add_argument("text", help='the sentence to translate; "-" reads lines from stdin')
-    x.add_argument("--checkpoint", **checkpoint_arg("translate"))
+    add_predict_args(x, "translate", int8=True)
     _decoding_args(x)
-    x.add_argument("--n-best", type=int, default=1, help="print the N best with their scores")
     x.add_argument("--attention", action="store_true", help="print the attention matrix")
-    x.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON object per text: translation, n-best, unknown pieces, and the source's "
-        'familiarity ({"score": share of validation sources less familiar, "in_domain": ...})',
-    )
     x.set_defaults(func=_translate)
 
 
-def _print_translation(text: str, out: dict, args, domain: str) -> None:
-    from seqlab.familiarity import familiarity_json, unfamiliar_note
-
-    fam = out["familiarity"]
-    if args.json:
-        keep = ("translation", "unknown")
-        line = {"source": text, **{k: out[k] for k in keep}, "familiarity": familiarity_json(fam)}
-        line["n_best"] = [{"text": t, "score": round(s, 4)} for t, s, _ in out["n_best"]]
-        print(dumps(line, ensure_ascii=False))
-        return
-    if args.n_best > 1:
-        for hyp, score, log_prob in out["n_best"]:
-            print(f"{score:.3f}\t{log_prob:.3f}\t{hyp}")
-    else:
-        print(out["translation"])
-    if out["unknown"]:
-        print(f"note: unknown source pieces: {' '.join(out['unknown'])}", file=sys.stderr)
-    if fam is not None and not fam.in_domain:
-        note = unfamiliar_note("sentence", "the translation", domain, fam)
-        print(f"note: {text!r}: {note}", file=sys.stderr)
-
-
-def _decoding_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--beam", type=int, default=5, help="beam size (1: greedy)")
+def _decoding_args(p: argparse.ArgumentParser, n_best: bool = True) -> None:
+    add_search_args(p, beam=5, n_best=n_best)
     p.add_argument(
         "--length-penalty",
         type=float,
         default=None,
         help="GNMT alpha (0: none; default: the model's own, else 0.6)",
     )
-    p.add_argument("--device", default="auto")
-    add_int8_arg(p)
 
 
 def _check_decoding(args) -> None:
+    """The decoding flags, before the model loads."""
+    from seqlab.commands.predicting import check_search
     from seqlab.errors import UserError
 
-    if args.beam < 1:
-        raise UserError(f"--beam must be >= 1, got {args.beam}")
+    check_search(args)
+    if args.length_penalty is not None and args.length_penalty < 0:
+        raise UserError(f"--length-penalty must be >= 0, got {args.length_penalty}")
 
 
 def _train(args) -> int:
@@ -134,13 +107,14 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from pathlib import Path
 
+    from seqlab.commands.predicting import prepare
     from seqlab.data.pairs import read_parallel
     from seqlab.serving import use_int8
     from seqlab.translate.predict import Translator
 
     _check_decoding(args)
     pairs = read_parallel(args.src, args.ref)
-    tr = use_int8(Translator.from_checkpoint(args.checkpoint, predictor_device(args)), args.int8)
+    tr = use_int8(Translator.from_checkpoint(args.checkpoint, prepare(args)), args.int8)
     sources, refs = [s for s, _ in pairs], [r for _, r in pairs]
     hyps = tr.translate_lines(sources, args.beam, args.length_penalty)  # decoded once
     scores = tr.evaluate(sources, refs, args.beam, args.length_penalty, hypotheses=hyps)
@@ -151,21 +125,43 @@ def _evaluate(args) -> int:
 
 
 def _translate(args) -> int:
+    from seqlab.commands import predicting as io
+    from seqlab.errors import UserError
     from seqlab.serving import use_int8
     from seqlab.translate.predict import Translator
 
     _check_decoding(args)
-    tr = use_int8(Translator.from_checkpoint(args.checkpoint, predictor_device(args)), args.int8)
-    if args.text == "-":
-        lines = [ln.strip() for ln in sys.stdin if ln.strip()]
-        outs = tr.translate_many(lines, args.beam, args.length_penalty, args.n_best)
-        for line, out in zip(lines, outs, strict=True):
-            _print_translation(line, out, args, tr.domain)
-        return 0
-    out = tr.translate(args.text, args.beam, args.length_penalty, args.n_best)
-    _print_translation(args.text, out, args, tr.domain)
-    if args.attention and out["attention"] is not None:
+    texts = io.stdin_lines() if args.text == "-" else [args.text]
+    if not texts:
+        raise UserError("nothing to translate: stdin had no text")
+    tr = use_int8(Translator.from_checkpoint(args.checkpoint, io.prepare(args)), args.int8)
+    good, failed = [], 0
+    for n, text in enumerate(texts, 1):
+        try:
+            tr.check_text(text)
+            good.append(text)
+        except UserError as e:  # one bad line must not cost the others their translations
+            where = f"line {n}: " if args.text == "-" else ""
+            print(f"seqlab: error: {where}{e}", file=sys.stderr)
+            failed += 1
+    outs = tr.translate_many(good, args.beam, args.length_penalty, args.n_best) if good else []
+    for text, out in zip(good, outs, strict=True):
+        _print_translation(text, out, args, tr.domain)
+    if failed and len(texts) > 1:
+        print(f"seqlab: {failed} of {len(texts)} lines could not be translated", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_translation(text: str, out: dict, args, domain: str) -> None:
+    """One source's record, its notes, and with --attention (plain mode) the matrix."""
+    from seqlab.commands import predicting as io
+
+    n_best = [(t, s) for t, s, _ in out["n_best"]]
+    io.emit(io.record(text, n_best, out["familiarity"], unknown=out["unknown"]), args)
+    if out["unknown"]:
+        io.note(args, text, f"unknown source pieces: {' '.join(out['unknown'][:20])}")
+    io.unfamiliar(args, text, out["familiarity"], "sentence", "the translation", domain)
+    if args.attention and not args.json and out["attention"] is not None:
         print("\t" + "\t".join(out["source_tokens"]))
         for tok, row in zip(out["target_tokens"], out["attention"], strict=False):
             print(tok + "\t" + "\t".join(f"{w:.2f}" for w in row))
-    return 0

@@ -9,6 +9,7 @@ on labelled data, and per-token attributions (integrated gradients or occlusion)
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import torch
@@ -85,23 +86,32 @@ class SentimentPredictor:
         )
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
+        return [ids[: self.max_length] for ids in self._encode_whole(texts)]
+
+    def _encode_whole(self, texts: list[str]) -> list[list[int]]:
+        """Every token of each text; the model reads the first ``max_length`` of them."""
         for t in texts:
             if not isinstance(t, str) or not t.strip():
                 raise UserError("the text is empty; type a sentence to classify")
-        return encode_texts(self.tokenizer, texts, self.max_length, self.lower)
+        return encode_texts(self.tokenizer, texts, sys.maxsize, self.lower)
 
     def predict(self, texts: list[str]) -> list[dict]:
         """For each text: {"label": best class, "probs": {class: probability}, "familiarity":
-        Familiarity, or None for an uncalibrated model}."""
-        probs, feats = predict_with_features(self.model, self._encode(texts), self.device)
+        Familiarity, or None for an uncalibrated model, "tokens": how many tokens the text has,
+        "read_tokens": how many of them the model read (at most ``max_length``)}."""
+        whole = self._encode_whole(texts)
+        ids = [t[: self.max_length] for t in whole]
+        probs, feats = predict_with_features(self.model, ids, self.device)
         fams = self.familiarity(feats.numpy()) if self.familiarity else [None] * len(texts)
         return [
             {
                 "label": self.labels[int(p.argmax())],
                 "probs": {n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)},
                 "familiarity": fam,
+                "tokens": len(w),
+                "read_tokens": len(i),
             }
-            for p, fam in zip(probs, fams, strict=True)
+            for p, fam, w, i in zip(probs, fams, whole, ids, strict=True)
         ]
 
     def evaluate(self, data: Labelled) -> dict:
