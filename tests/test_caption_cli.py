@@ -174,14 +174,21 @@ def test_errors_are_one_line(flickr, tmp_path, capsys):
     assert "corrupt or not a checkpoint" in capsys.readouterr().err
 
 
-def test_one_bad_image_does_not_cost_the_others_their_captions(tmp_path, capsys):
-    from PIL import Image
-
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def scenes_run(tmp_path_factory):
+    """A tiny scenes captioner (scratch encoder), trained through the CLI."""
+    out = tmp_path_factory.mktemp("scenes") / "run"
     argv = ["caption", "train", "--dataset", "scenes", "--scenes", "16", "--encoder", "scratch",
             "--image-size", "32", "--grid-size", "4", "--channels", "16", "--out", str(out),
             *TINY]  # fmt: skip
     assert main(argv) == 0
+    return out
+
+
+def test_one_bad_image_does_not_cost_the_others_their_captions(scenes_run, tmp_path, capsys):
+    from PIL import Image
+
+    out = scenes_run
     good = tmp_path / "a.png"
     Image.new("RGB", (40, 30), (200, 30, 30)).save(good)
     bad = tmp_path / "bad.jpg"
@@ -192,3 +199,19 @@ def test_one_bad_image_does_not_cost_the_others_their_captions(tmp_path, capsys)
     lines = captured.out.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(good), str(good)]
     assert "bad.jpg" in captured.err and "1 of 3 images could not be captioned" in captured.err
+
+
+def test_a_folder_an_empty_file_and_a_huge_one_say_what_they_are(scenes_run, tmp_path, capsys):
+    from test_caption_data import huge_png
+
+    (tmp_path / "holiday").mkdir()
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    files = [tmp_path / "holiday", tmp_path / "empty.jpg"]
+    files += [huge_png(tmp_path / "bomb.png"), huge_png(tmp_path / "big.png", side=9000)]
+    capsys.readouterr()
+    assert main(["caption", *map(str, files), "--checkpoint", str(scenes_run)]) == 1
+    err = capsys.readouterr().err
+    assert "holiday is a folder, not an image file" in err and "Errno" not in err
+    assert "empty.jpg is empty (0 bytes)" in err
+    for name in ("bomb.png", "big.png"):  # Pillow's limit and seqlab's: one, in one sentence
+        assert f"{name} is over the 60 megapixel limit; resize it first" in err
