@@ -16,96 +16,19 @@ Figures are drawn by ``seqlab.gradient_plots``.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqlab.config import check
 from seqlab.errors import UserError
+
+# the settings live in a torch-free module (fast --help); these names stay importable here
+from seqlab.grads.config import CELLS, INITS, TemporalConfig, parse_list  # noqa: F401
 from seqlab.rnn import RNNBase, make_rnn
 
-CELLS = ("rnn", "rnn_relu", "rnn_linear", "lstm", "gru")
-INITS = ("default", "orthogonal", "identity")
 CSV_COLUMNS = ["cell", "layer", "distance", "grad_norm"]
-
-
-def parse_list(text: str | float | int, kind: type = str) -> list:
-    """'rnn,lstm' -> ['rnn', 'lstm']; '0,1,3' with kind=float -> [0.0, 1.0, 3.0]."""
-    try:
-        return [kind(s.strip()) for s in str(text).split(",") if s.strip()]
-    except ValueError as e:
-        raise ValueError(
-            f"cannot read {text!r} as a comma-separated list of {kind.__name__}"
-        ) from e
-
-
-@dataclass
-class TemporalConfig:
-    cells: str = field(
-        default="rnn,lstm,gru", metadata={"help": f"comma-separated cells among {', '.join(CELLS)}"}
-    )
-    seq_len: int = field(default=100, metadata={"help": "sequence length T"})
-    hidden_size: int = field(default=64, metadata={"help": "hidden units per layer"})
-    input_size: int = field(default=64, metadata={"help": "input features (random N(0, 1))"})
-    num_layers: int = field(default=1, metadata={"help": "stacked layers"})
-    batch_size: int = field(default=16, metadata={"help": "sequences per seed"})
-    radius: float = field(
-        default=0.0,
-        metadata={
-            "help": "scale each recurrent block of W_hh to this spectral radius (0: keep the init)"
-        },
-    )
-    init: str = field(
-        default="default",
-        metadata={
-            "help": "recurrent init: default (torch.nn's uniform), orthogonal (Saxe et al. "
-            "2014) or identity (Le et al. 2015)",
-            "choices": list(INITS),
-        },
-    )
-    nonlinearity: str = field(
-        default="tanh",
-        metadata={"help": "what the plain 'rnn' cell uses", "choices": ["tanh", "relu", "linear"]},
-    )
-    forget_bias: str = field(
-        default="0",
-        metadata={
-            "help": "LSTM forget-gate bias b_f, one curve per comma-separated value (e.g. 0,1,3)"
-        },
-    )
-    update_bias: str = field(
-        default="",
-        metadata={
-            "help": "GRU update-gate bias b_z, one curve per comma-separated value (e.g. 0,3); "
-            "empty: as torch.nn initialises it (near 0)"
-        },
-    )
-    seeds: int = field(default=5, metadata={"help": "random seeds to average over"})
-    dtype: str = field(
-        default="float64",
-        metadata={
-            "help": "float64 keeps norms far below 1e-38 visible",
-            "choices": ["float64", "float32"],
-        },
-    )
-    out: str = field(default="runs/temporal", metadata={"help": "output directory"})
-
-    def __post_init__(self):
-        for cell in parse_list(self.cells):
-            check(cell in CELLS, f"--cells: unknown cell {cell!r}; choose among {', '.join(CELLS)}")
-        check(len(parse_list(self.cells)) > 0, "--cells must name at least one cell")
-        check(self.seq_len >= 1, f"--seq-len must be >= 1, got {self.seq_len}")
-        check(self.hidden_size >= 1 and self.input_size >= 1, "--hidden/input-size must be >= 1")
-        check(self.num_layers >= 1, f"--num-layers must be >= 1, got {self.num_layers}")
-        check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
-        check(self.radius >= 0, f"--radius must be >= 0, got {self.radius}")
-        check(self.seeds >= 1, f"--seeds must be >= 1, got {self.seeds}")
-        check(self.init in INITS, f"--init must be one of {INITS}, got {self.init!r}")
-        parse_list(self.forget_bias, float)
-        parse_list(self.update_bias, float)
 
 
 def spectral_radius(w: Tensor) -> float:

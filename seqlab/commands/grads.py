@@ -17,8 +17,7 @@ from seqlab.errors import UserError
 
 
 def add_parser(sub) -> None:
-    from seqlab.gradients import TemporalConfig
-    from seqlab.grads.train import GradTrainConfig
+    from seqlab.grads.config import GradTrainConfig, TemporalConfig  # no torch: --help at once
 
     p = sub.add_parser("grads", help=GROUPS["grads"])
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{temporal,train,plot}")
@@ -57,7 +56,8 @@ def _save(fig, path: Path) -> None:
 def _temporal(args) -> int:
     from seqlab.checkpoint import write_json
     from seqlab.gradient_plots import plot_temporal
-    from seqlab.gradients import TemporalConfig, measure_temporal, temporal_title, write_csv
+    from seqlab.gradients import measure_temporal, temporal_title, write_csv
+    from seqlab.grads.config import TemporalConfig
     from seqlab.training import progress
 
     cfg = from_args(TemporalConfig, args)
@@ -80,8 +80,9 @@ def _temporal(args) -> int:
 
 
 def _train(args) -> int:
+    from seqlab.grads.config import GradTrainConfig
     from seqlab.grads.files import save_comparison
-    from seqlab.grads.train import GradTrainConfig, compare
+    from seqlab.grads.train import compare
     from seqlab.training import progress
 
     cfg = from_args(GradTrainConfig, args)
@@ -133,7 +134,8 @@ def _plot(args) -> int:
 
 def _temporal_title(run: Path) -> str:
     """The title `grads temporal` drew, rebuilt from the run's config.json ('' if there is none)."""
-    from seqlab.gradients import TemporalConfig, temporal_title
+    from seqlab.gradients import temporal_title
+    from seqlab.grads.config import TemporalConfig
 
     try:
         return temporal_title(

@@ -16,75 +16,20 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.config import check
-from seqlab.gradients import gradient_reach, init_recurrent, parse_list
+from seqlab.gradients import gradient_reach, init_recurrent
+
+# the settings live in a torch-free module (fast --help); these names stay importable here
+from seqlab.grads.config import TASKS, GradTrainConfig, parse_list  # noqa: F401
 from seqlab.models.longrange import LongRangeConfig, LongRangeModel
 from seqlab.training import OptimConfig, clip_and_step, make_optimizer, resolve_device
 
 log = logging.getLogger(__name__)
-TASKS = ("adding", "copy")
 ADDING_TOLERANCE = 0.04  # Hochreiter and Schmidhuber (1997): a sum is right within 0.04
-
-
-@dataclass
-class GradTrainConfig:
-    task: str = field(
-        default="adding", metadata={"help": "long-range task", "choices": list(TASKS)}
-    )
-    cells: str = field(default="rnn,lstm,gru", metadata={"help": "comma-separated cells"})
-    seq_len: str = field(
-        default="50,100,200",
-        metadata={"help": "comma-separated sequence lengths T (copy task: the blank delay)"},
-    )
-    hidden_size: int = field(default=32, metadata={"help": "hidden units per layer"})
-    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
-    batch_size: int = field(default=32, metadata={"help": "sequences per step"})
-    steps: int = field(default=500, metadata={"help": "optimizer steps per run"})
-    optimizer: str = field(
-        default="adam", metadata={"help": "optimizer", "choices": ["adam", "sgd"]}
-    )
-    lr: float = field(default=1e-2, metadata={"help": "learning rate (constant)"})
-    clip_norm: float = field(
-        default=1.0,
-        metadata={
-            "help": "global-norm threshold of the clipped runs; every run is also done unclipped "
-            "(0: unclipped runs only)"
-        },
-    )
-    forget_bias: float = field(
-        default=1.0,
-        metadata={"help": "LSTM forget-gate bias at init (Jozefowicz et al. 2015 use 1)"},
-    )
-    copy_symbols: int = field(default=5, metadata={"help": "copy task: symbols to remember"})
-    copy_alphabet: int = field(default=8, metadata={"help": "copy task: distinct symbols"})
-    eval_size: int = field(default=512, metadata={"help": "held-out sequences for the final score"})
-    seed: int = field(default=0, metadata={"help": "random seed (the same data for every run)"})
-    device: str = field(default="cpu", metadata={"help": "cpu, cuda, mps or auto"})
-    out: str = field(default="runs/grads", metadata={"help": "output directory"})
-
-    def __post_init__(self):
-        for cell in parse_list(self.cells):
-            check(
-                cell in ("rnn", "rnn_relu", "lstm", "gru"),
-                f"--cells: unknown cell {cell!r}; choose among rnn, rnn_relu, lstm, gru",
-            )
-        check(
-            all(t >= 2 for t in parse_list(self.seq_len, int)) and parse_list(self.seq_len, int),
-            f"--seq-len needs lengths >= 2, got {self.seq_len!r}",
-        )
-        check(self.steps >= 1 and self.batch_size >= 1, "--steps and --batch-size must be >= 1")
-        check(self.lr > 0 and self.clip_norm >= 0, "--lr must be > 0 and --clip-norm >= 0")
-        check(self.copy_symbols >= 1 and self.copy_alphabet >= 2, "bad copy task sizes")
-        check(self.eval_size >= 1, "--eval-size must be >= 1")
-
-    def clip_values(self) -> list[float]:
-        return [0.0, self.clip_norm] if self.clip_norm > 0 else [0.0]
 
 
 # --------------------------------------------------------------------------- data
