@@ -117,21 +117,44 @@ class Budget:
         """Seconds since this process started the run (or resumed it)."""
         return time.perf_counter() - self._session
 
+    def clock(self) -> float:
+        """The run's seconds until now, a resumed run's earlier minutes included."""
+        return time.perf_counter() - self._start
+
+    def eta_s(self, steps_per_s: float) -> float | None:
+        """Seconds until the budget ends: the step limit at this rate or the time limit,
+        whichever comes first (None: no limit to reach, or no rate yet for a step limit)."""
+        left = []
+        if self.total_steps and steps_per_s > 0:
+            left.append(max(self.total_steps - self.step, 0) / steps_per_s)
+        if self.max_s:
+            left.append(max(self.max_s - self.elapsed, 0.0))
+        return min(left) if left else None
+
 
 def progress_bar(budget: Budget, info: distributed.DistInfo, desc: str):
-    """The run's progress: a tqdm bar on a terminal, a log line every 30 s elsewhere; rank 0."""
+    """The run's progress on the budget's clock: a tqdm bar on a terminal, a log line every 30 s
+    elsewhere; rank 0. A resumed run first says where it resumed."""
+    if budget.step and info.is_main:
+        log.info(
+            "%s: resumed at step %d, after %.1f minutes of training",
+            desc, budget.step, budget.resumed_s / 60,
+        )  # fmt: skip
     total = budget.total_steps or None
-    return progress(total=total, initial=budget.step, desc=desc, unit="step",
+    return progress(total=total, initial=budget.step, desc=desc, unit="step", budget=budget,
                     disable=not info.is_main or None)  # fmt: skip
 
 
 def finish(bar, runlog, info: distributed.DistInfo, budget: Budget, out, precision: str, **task):
     """End a run the same way in every trainer: close its progress bar and log, leave the process
-    group, say why it stopped, and return its summary."""
+    group, say why it stopped, and return its summary. The clock stops here, after the last
+    validation and checkpoint: the bar's last line and the summary's elapsed_s show one time."""
+    task["stopped"] = task.get("stopped") or budget.stop_reason()  # before the clock moves on
+    budget.elapsed = budget.clock()
     bar.close()
     runlog.close()
     distributed.cleanup(info)
-    log.info("stopped: %s", task.get("stopped") or budget.stop_reason())
+    log.info("stopped: %s", task["stopped"])
     return summary(budget, info, out, precision, **task)
 
 

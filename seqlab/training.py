@@ -306,27 +306,62 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def progress(iterable=None, **kwargs):
+def progress(iterable=None, budget=None, **kwargs):
     """A tqdm bar on a terminal; elsewhere (a log file, a pipe, nohup) a ``LogProgress`` that
-    logs one line every ``log_seconds`` (default 30) instead of nothing."""
+    logs one line every ``log_seconds`` (default 30) instead of nothing.
+
+    ``budget`` (a training run's ``seqlab.run.Budget``) gives either one the run's clock (a
+    resumed run's minutes included, the summary's ``elapsed_s`` at the end), its share done and
+    its ETA: the end of the budget, by the step limit at this rate or the time limit, whichever
+    comes first."""
     from tqdm.auto import tqdm
 
     log_seconds = kwargs.pop("log_seconds", 30.0)
     if iterable is None and not sys.stderr.isatty() and not kwargs.get("disable"):
-        bar = LogProgress(kwargs.get("total"), kwargs.get("desc", "training"), log_seconds)
+        bar = LogProgress(kwargs.get("total"), kwargs.get("desc", "training"), log_seconds, budget)
         bar.n = bar.start_n = kwargs.get("initial") or 0  # a resumed run counts on
         return bar
     kwargs.setdefault("disable", not sys.stderr.isatty())
     kwargs.setdefault("dynamic_ncols", True)
+    if budget is not None:
+        return _budget_tqdm(tqdm)(iterable, budget=budget, **kwargs)
     return tqdm(iterable, **kwargs)
+
+
+BUDGET_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{left}, {rate_fmt}{postfix}]"
+
+
+def _budget_tqdm(base: type) -> type:
+    """A subclass of tqdm's ``base`` (plain or notebook) on a budget's clock."""
+
+    class BudgetBar(base):
+        """tqdm on the run's clock, with the budget's end as its ETA (``[elapsed<left]``)."""
+
+        def __init__(self, *args, budget, **kwargs):
+            self.budget = budget
+            super().__init__(*args, bar_format=BUDGET_BAR, **kwargs)
+
+        @property
+        def format_dict(self):
+            d = super().format_dict
+            if d.get("rate") is None and d["elapsed"]:  # this session's rate, not the run's
+                d["rate"] = (self.n - self.initial) / d["elapsed"]
+            d["elapsed"] = self.budget.elapsed
+            left = self.budget.eta_s(d.get("rate") or 0.0)
+            d["left"] = "?" if left is None else self.format_interval(left)
+            return d
+
+    return BudgetBar
 
 
 class LogProgress:
     """The part of tqdm's interface the trainers use (update, set_postfix, close), as log lines:
-    ``train: step 250/1800 (14%) loss=1.520 norm=0.70 | 3.2 min, 78 steps/min, ETA 19.8 min``."""
+    ``train: step 250/1800 (14%) loss=1.520 norm=0.70 | 3.2 min, 78 steps/min, ETA 19.8 min``.
+    With a ``budget`` the clock, the share and the ETA are the run's (see ``progress``); the
+    steps per minute are always this process's."""
 
-    def __init__(self, total: int | None, desc: str, log_seconds: float = 30.0):
-        self.total, self.desc, self.every = total, desc, log_seconds
+    def __init__(self, total: int | None, desc: str, log_seconds: float = 30.0, budget=None):
+        self.total, self.desc, self.every, self.budget = total, desc, log_seconds, budget
         self.n = self.start_n = 0
         self.postfix = ""
         self._start = self._last = time.perf_counter()
@@ -346,16 +381,22 @@ class LogProgress:
 
     def _emit(self) -> None:
         self._last = time.perf_counter()
-        minutes = (self._last - self._start) / 60
-        rate = (self.n - self.start_n) / max(minutes, 1e-9)  # steps per minute, this process
-        where = f"step {self.n}"
-        eta = ""
-        if self.total:
-            where += f"/{self.total} ({100 * self.n / self.total:.0f}%)"
-            eta = f", ETA {(self.total - self.n) / max(rate, 1e-9):.1f} min"
+        session = (self._last - self._start) / 60
+        rate = (self.n - self.start_n) / max(session, 1e-9)  # steps per minute, this process
+        where = f"step {self.n}" + (f"/{self.total}" if self.total else "")
+        if self.budget is not None:
+            minutes, share = self.budget.elapsed / 60, self.budget.progress
+            left = self.budget.eta_s(rate / 60)
+            eta = None if left is None else left / 60
+            share = share if self.total or self.budget.max_s else None
+        else:
+            minutes, share = session, self.n / self.total if self.total else None
+            eta = (self.total - self.n) / max(rate, 1e-9) if self.total else None
+        where += f" ({100 * share:.0f}%)" if share is not None else ""
         self._log.info(
             "%s: %s %s | %.1f min, %.0f steps/min%s",
-            self.desc, where, self.postfix, minutes, rate, eta,
+            self.desc, where, self.postfix, minutes, rate,
+            "" if eta is None else f", ETA {eta:.1f} min",
         )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 import pytest
 import torch
@@ -176,6 +177,30 @@ def test_the_clock_goes_on_across_resume(task, data, tmp_path, capsys):
     vals = [r for r in read_metrics(out / "metrics.jsonl") if "elapsed_s" in r]
     assert [r["step"] for r in vals] == [2, 4]
     assert vals[0]["elapsed_s"] < 60 and 1000 < vals[1]["elapsed_s"] < 1060
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_resume_says_its_step_and_the_clocks_agree(task, data, tmp_path, capsys, caplog):
+    """--resume says which step it resumed from, and the progress line's clock is the run's
+    (the resumed minutes included) and ends on the summary's elapsed_s: one run once printed
+    1.5 min of progress and a summary of 62.9 s."""
+    out = tmp_path / "run"
+    argv = [*data[task], *COMMON, "--epochs", "0", "--eval-every", "2", "--out", str(out)]
+    assert main([*argv, "--max-steps", "2"]) == 0
+    capsys.readouterr()
+    path = out / "ckpt_last.pt"
+    saved = torch.load(path, weights_only=True)
+    holder = saved["resume"] if "resume" in saved else saved  # epoch trainers keep it there
+    holder["elapsed_s"] += 600.0
+    torch.save(saved, path)
+    with caplog.at_level(logging.INFO):
+        assert main([*argv, "--max-steps", "4", "--resume"]) == 0
+    summary = _summary(capsys)
+    said = [r.getMessage() for r in caplog.records]
+    assert any(f"{task}: resumed at step 2, after 10.0 minutes" in m for m in said), said
+    last = [m for r, m in zip(caplog.records, said, strict=True) if r.name == "seqlab.progress"][-1]
+    minutes = float(last.split("| ")[1].split(" min")[0])
+    assert minutes == pytest.approx(summary["elapsed_s"] / 60, abs=0.051) and minutes >= 10.0
 
 
 def _strict_json(text: str):

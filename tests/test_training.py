@@ -198,3 +198,22 @@ def test_progress_without_a_terminal_logs_lines(caplog):
     resumed = progress(total=10, initial=6, desc="train", log_seconds=0)
     resumed.update(1)
     assert resumed.n == 7  # a resumed run counts on from its checkpoint's step
+
+
+def test_with_a_time_budget_the_eta_is_the_budgets_end(caplog):
+    """A 1-minute char-LM run once printed "ETA 121.7 min" (its epochs' steps at its rate): with
+    --max-minutes the ETA is the budget's end, the clock and the share are the run's."""
+    from seqlab import run
+    from seqlab.config import RunConfig
+    from seqlab.distributed import DistInfo
+    from seqlab.training import LogProgress
+
+    cfg = RunConfig(epochs=0, max_steps=10**9, max_minutes=1.0)
+    budget = run.Budget(cfg, 100, DistInfo(), elapsed_s=30.0, step=10)  # half the minute used
+    bar = LogProgress(cfg.max_steps, "charlm", log_seconds=0, budget=budget)
+    bar.n = bar.start_n = 10
+    with caplog.at_level(logging.INFO, logger="seqlab.progress"):
+        budget.tick(11)
+        bar.update(1)
+    line = caplog.records[-1].getMessage()
+    assert "(50%)" in line and "| 0.5 min" in line and line.endswith("ETA 0.5 min"), line
