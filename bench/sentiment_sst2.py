@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| bi-{r['cell'].upper()} | {r['best_dev_accuracy']:.2%} | "
+            f"| bi-{r['cell'].upper()} | {r['best_dev_accuracy_pct']:.2f}% | "
             f"{r['best_dev_macro_f1']:.4f} | {r['best_step']} | {r['steps']} | {r['epochs']} | "
             f"{r['wall_s'] / 60:.1f} min |"
         )

@@ -226,6 +226,9 @@ def test_cli_train_evaluate_predict(tmp_path, splits, tokenizer, capsys, monkeyp
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == 6 and (out / "ckpt_best.pt").is_file()
     ckpt = torch.load(out / "ckpt_best.pt", weights_only=True)
+    # one scale for people (percent, named in the key), fractions in the run's files
+    assert "best_dev_accuracy" not in summary
+    assert summary["best_dev_accuracy_pct"] == round(100 * ckpt["metrics"]["accuracy"], 2)
     assert ckpt["tokenizer"]["kind"] == tokenizer and ckpt["labels"] == ["negative", "positive"]
 
     assert main(["sentiment", "evaluate", "--checkpoint", str(out), "--data", str(dev)]) == 0

@@ -26,6 +26,10 @@ def add_parser(sub) -> None:
     t = verbs.add_parser(
         "train",
         help="train a classifier on labelled text",
+        description="Prints a JSON summary at the end; best_dev_accuracy_pct is in percent, as "
+        "`sentiment evaluate` and the model cards give accuracy (86.12 means 86.12%). The run's "
+        "files keep fractions in [0, 1], as macro-F1: metrics.jsonl's val_accuracy and the "
+        "checkpoint's metrics.accuracy.",
         formatter_class=HelpFormatter,
     )
     from seqlab.sentiment.config import SentimentTrainConfig

@@ -324,7 +324,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
         tokens=tokens,
         stopped=stop,
         epochs=round(step / steps_per_epoch, 2),
-        best_dev_accuracy=best_scores["accuracy"],
+        best_dev_accuracy_pct=round(100 * best_scores["accuracy"], 2),  # as evaluate, the cards
         best_dev_macro_f1=best_scores.get("macro_f1"),
         best_step=best_scores.get("step"),
         params=count_parameters(model),
