@@ -70,6 +70,9 @@ def build_demo(predictor, about: str) -> gr.Blocks:
             note += f"Unknown to the model (marked (?), no credit given): {shown}. "
         return result["probs"], spans, note + f"Prediction: **{result['label']}**."
 
+    # the first screen: the first example, already classified (an empty page without it)
+    first, method_0 = EXAMPLES[0][0], next(iter(METHODS))
+    opening = classify(first, method_0)
     with gr.Blocks(title="seqlab: sentiment") as demo:
         gr.Markdown(
             "# seqlab sentiment classifier\n"
@@ -80,37 +83,37 @@ def build_demo(predictor, about: str) -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 text = gr.Textbox(
+                    first,
                     label="Text",
                     lines=4,
                     placeholder="slow start but a wonderful ending",
                     info=f"At most {MAX_CHARS:,} characters are read, and the model reads "
                     f"the first {predictor.max_length} tokens of them.",
                 )
-                method = gr.Radio(list(METHODS), value="integrated gradients", label="Attribution")
+                method = gr.Radio(list(METHODS), value=method_0, label="Attribution")
                 button = gr.Button("Classify", variant="primary")
             with gr.Column():
-                label = gr.Label(label="Label and probabilities")
+                label = gr.Label(opening[0], label="Label and probabilities")
                 spans = gr.HighlightedText(
-                    label="Which tokens pushed the decision", show_legend=False
+                    opening[1], label="Which tokens pushed the decision", show_legend=False
                 )
-                status = gr.Markdown(label="status")
-        gr.Examples(EXAMPLES, inputs=[text], label="Movie-review sentences, like its training data")
-        if predictor.familiarity is not None:
-            gr.Examples(
-                UNFAMILIAR,
-                inputs=[text],
-                label="Not reviews: watch for the warning",
-                api_name="load_unfamiliar_example",
-            )
-        outputs = [label, spans, status]
-        button.click(classify, [text, method], outputs, api_name="classify")
-        text.submit(
-            classify,
-            [text, method],
-            outputs,
-            api_name="classify_on_enter",
-            api_visibility="private",
+                status = gr.Markdown(opening[2], label="status")
+        # one queue for every way in (button, Enter, examples): answers come in request order
+        outputs, private = [label, spans, status], {"api_visibility": "private"}
+        private["concurrency_id"] = "classify"
+        button.click(
+            classify, [text, method], outputs, api_name="classify", concurrency_id="classify"
         )
+        text.submit(classify, [text, method], outputs, api_name="classify_on_enter", **private)
+        shown = [(EXAMPLES, "Movie-review sentences, like its training data", "example")]
+        if predictor.familiarity is not None:
+            shown.append((UNFAMILIAR, "Not reviews: watch for the warning", "unfamiliar_example"))
+        for rows, caption, name in shown:
+            picked = gr.Examples(rows, inputs=[text], label=caption, api_name=f"load_{name}")
+            # a clicked example fills the box, then is classified with the chosen attribution
+            picked.load_input_event.then(
+                classify, [text, method], outputs, api_name=f"classify_{name}", **private
+            )
     return demo
 
 

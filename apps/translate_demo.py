@@ -26,6 +26,7 @@ from seqlab.familiarity import unfamiliar_note
 from seqlab.serving import add_int8_arg, add_server_args, launch, use_int8
 
 MAX_BEAM, MAX_ALPHA = 10, 2.0  # the sliders' ranges
+BEAM, N_BEST = 5, 3  # the sliders' starting values
 MAX_BATCH = 16  # requests decoded together (bench/app_latency.py measures what it buys)
 CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "translate_demo"
 DATE_EXAMPLES = [
@@ -124,7 +125,7 @@ def build_demo(
         notes.insert(0, f"Decoded with {search}, length penalty {length_penalty:g}.")
         fam = result["familiarity"]
         if fam is not None:
-            notes.insert(1, f"Familiarity {100 * fam.score:.0f}%.")
+            notes.insert(1, f"Familiarity {fam.percent}.")  # as the warning words it
         warning = unfamiliar_sentence(translator, fam)
         return (
             result["translation"],
@@ -157,6 +158,9 @@ def build_demo(
                 answers[i] = answer(result, beam, alpha, int(float(n_bests[i])))
         return [list(column) for column in zip(*answers, strict=True)]
 
+    # the first screen: the first example, already translated with the sliders' defaults
+    first = examples[0][0] if examples else ""  # no example: the page asks for a sentence
+    opening = [c[0] for c in translate([first], [BEAM], [translator.length_penalty], [N_BEST])]
     with gr.Blocks(title="seqlab: translation") as demo:
         gr.Markdown(
             "# seqlab translator\nAn encoder-decoder with attention: a bidirectional "
@@ -165,8 +169,8 @@ def build_demo(
         gr.Markdown(f"**Running:** {about}")
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label="Source text", lines=3)
-                beam = gr.Slider(1, MAX_BEAM, value=5, step=1, label="Beam size (1: greedy)")
+                text = gr.Textbox(label="Source text", lines=3, value=first)
+                beam = gr.Slider(1, MAX_BEAM, value=BEAM, step=1, label="Beam size (1: greedy)")
                 alpha = gr.Slider(
                     0.0,
                     MAX_ALPHA,
@@ -174,12 +178,13 @@ def build_demo(
                     step=0.1,
                     label="Length penalty alpha (GNMT; 0: none)",
                 )
-                n_best = gr.Slider(1, MAX_BEAM, value=3, step=1, label="n-best list size")
+                n_best = gr.Slider(1, MAX_BEAM, value=N_BEST, step=1, label="n-best list size")
                 button = gr.Button("Translate", variant="primary")
             with gr.Column():
-                output = gr.Textbox(label="Translation", interactive=False)
-                status = gr.Markdown(label="status")
+                output = gr.Textbox(opening[0], label="Translation", interactive=False)
+                status = gr.Markdown(opening[3], label="status")
                 table = gr.Dataframe(
+                    opening[1],
                     headers=["rank", "translation", "score", "log-prob"],
                     datatype=["number", "str", "number", "number"],
                     label="n-best (score = log-prob / length penalty)",
@@ -187,28 +192,27 @@ def build_demo(
                     wrap=True,  # a long translation wraps: the scores stay on the page
                     column_widths=["12%", "58%", "15%", "15%"],
                 )
-        plot = gr.HTML(label="Attention (rows: target tokens, columns: source tokens)")
-        if examples:
-            gr.Examples(examples, inputs=[text], label="Like its training sentences")
-        if unfamiliar:
-            gr.Examples(
-                unfamiliar,
-                inputs=[text],
-                label="Unlike them: watch for the warning",
-                api_name="load_unfamiliar_example",
-            )
+        plot = gr.HTML(opening[2], label="Attention (rows: target tokens, columns: source tokens)")
         inputs, outputs = [text, beam, alpha, n_best], [output, table, plot, status]
         # batched, with raw inputs: every request is checked on its own in translate()
+        # one queue for every way in (button, Enter, examples): answers come in request order
         batching = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False}
+        batching["concurrency_id"] = "translate"
+        private = {"api_visibility": "private", **batching}
         button.click(translate, inputs, outputs, api_name="translate", **batching)
-        text.submit(
-            translate,
-            inputs,
-            outputs,
-            api_name="translate_on_enter",
-            api_visibility="private",
-            **batching,
-        )
+        text.submit(translate, inputs, outputs, api_name="translate_on_enter", **private)
+        for rows, label, name in [
+            (examples, "Like its training sentences (click one to translate it)", "example"),
+            (unfamiliar, "Unlike them: watch for the warning", "unfamiliar_example"),
+        ]:
+            if not rows:
+                continue
+            picked = gr.Examples(rows, inputs=[text], label=label, api_name=f"load_{name}")
+            # a clicked example fills the box, then is translated with the sliders' current
+            # settings (Examples' own run_on_click would pass the text alone)
+            picked.load_input_event.then(
+                translate, inputs, outputs, api_name=f"translate_{name}", **private
+            )
     return demo
 
 

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from app_fixtures import tiny_sentiment_checkpoint
+from app_fixtures import served_client, tiny_sentiment_checkpoint
 
 from seqlab.sentiment.predict import SentimentPredictor
 from seqlab.sentiment.train import demo_model
@@ -73,6 +73,44 @@ def test_odd_text_gets_a_prediction(client, predictor, text):
     assert label["label"] in predictor.labels and spans
     if len(text) > 100_000:
         assert "cut to its first" in status
+
+
+def _props(client, label: str) -> dict:
+    """The props (value included) of the page's component labelled ``label``."""
+    (found,) = [c["props"] for c in client.config["components"] if c["props"].get("label") == label]
+    return found
+
+
+def test_the_page_opens_with_its_first_example_classified(predictor):
+    """The first screen shows what the app does without a click (issue 32, item 6): the first
+    example in the box, its label, probabilities, token colours and status."""
+    app = _load_app()
+    with served_client(app.build_demo(predictor, "a tiny test model")) as client:
+        first = app.EXAMPLES[0][0]
+        assert _props(client, "Text")["value"] == first
+        label, spans, status = _classify(client, first)
+        assert _props(client, "Label and probabilities")["value"]["label"] == label["label"]
+        shown = _props(client, "Which tokens pushed the decision")["value"]
+        assert [s["token"] for s in shown] == [s["token"] for s in spans]
+        assert _props(client, "status")["value"] == status and "Prediction" in status
+
+
+def test_a_clicked_example_is_classified_with_the_chosen_attribution(predictor):
+    """A click on an example fills the box (/load_example), then classifies it with the page's
+    attribution method: an event chained after the load."""
+    app = _load_app()
+    demo = app.build_demo(predictor, "a tiny test model")
+    with served_client(demo) as client:
+        deps = client.config["dependencies"]
+        ids = {c["props"].get("label"): c["id"] for c in client.config["components"]}
+        (chained,) = [d for d in deps if d["api_name"] == "classify_example"]
+        (load,) = [d for d in deps if d["id"] == chained["trigger_after"]]
+        (button,) = [d for d in deps if d["api_name"] == "classify"]
+        assert load["api_name"] == "load_example"
+        assert chained["inputs"] == [ids["Text"], ids["Attribution"]]
+        assert chained["outputs"] == button["outputs"]
+    classify = next(f.fn for f in demo.fns.values() if f.api_name == "classify_example")
+    assert "Prediction" in classify(app.EXAMPLES[1][0], "occlusion")[2]
 
 
 def test_app_main_rejects_a_bad_checkpoint(tmp_path, capsys):
