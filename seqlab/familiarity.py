@@ -41,6 +41,13 @@ class Familiarity:
     def to_dict(self) -> dict:
         return {"score": round(self.score, 4), "in_domain": self.in_domain}
 
+    @property
+    def percent(self) -> str:
+        """The score as every page and CLI line shows it: whole percent ("42%"), one decimal
+        below 1% ("0.1%"), so that a warning and a status line beside it never disagree."""
+        p = 100 * self.score
+        return f"{p:.0f}%" if round(p) >= 1 else f"{p:.1f}%"
+
 
 def familiarity_json(f: Familiarity | None) -> dict | None:
     """What ``--json`` outputs carry: {"score", "in_domain"}, or null for an uncalibrated model."""
@@ -52,7 +59,7 @@ def unfamiliar_note(what: str, output: str, domain: str, f: Familiarity) -> str:
     ``unfamiliar_note("photo", "the caption", "6,000 Flickr photos (...)", f)``."""
     return (
         f"this {what} is unlike the {domain} this model learned from (only "
-        f"{100 * f.score:.1f}% of its validation {what}s look less familiar); {output} is a guess"
+        f"{f.percent} of its validation {what}s look less familiar); {output} is a guess"
     )
 
 
