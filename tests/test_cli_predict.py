@@ -207,3 +207,18 @@ def test_a_missing_run_directory_lists_the_shipped_models(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "holds no ckpt_best.pt or ckpt_last.pt" in err and "sentiment-sst2" in err
     assert "did you mean" not in err  # a path, not a name
+
+
+@pytest.mark.parametrize(
+    "argv, usage",
+    [
+        (["sentiment", "predict", "--bogus", "x"], "usage: seqlab sentiment predict"),
+        (["translate", "--bogus", "Hallo"], "usage: seqlab translate"),
+        (["charlm", "sample", "--bogus"], "usage: seqlab charlm sample"),
+    ],
+)
+def test_an_unknown_flag_shows_the_usage_of_its_verb(argv, usage, capsys):
+    """`seqlab sentiment predict --json x` once answered with seqlab's top-level usage."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and "unrecognized arguments: --bogus" in err
