@@ -14,6 +14,7 @@ in apps/*.py and seqlab.translate.predict.MAX_SOURCE_CHARS.
 from __future__ import annotations
 
 import argparse
+import logging
 
 HOST = "127.0.0.1"  # local only; --host 0.0.0.0 listens on every interface, on purpose only
 PORT = 7860
@@ -46,6 +47,9 @@ def theme():
 def launch(demo, host: str = HOST, port: int | None = PORT, **kwargs):
     """Queue and launch a gr.Blocks with the limits above and the seqlab theme; ``kwargs`` go to
     ``demo.launch`` (an app's own ``css`` among them)."""
+    # gradio checks its own server with httpx, which logs each request at INFO ("HTTP Request:
+    # GET .../startup-events 200 OK"): noise on an app's terminal; its warnings still show
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=MAX_QUEUE)
     return demo.launch(
         server_name=host,

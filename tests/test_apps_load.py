@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import logging
 
 import httpx
 import numpy as np
@@ -75,6 +76,20 @@ def test_launch_is_local_with_limits(big_upload):
         with big_upload.open("rb") as f:  # a client that ignores the limit in the config: HTTP 413
             reply = httpx.post(client.upload_url, files={"files": f})
         assert reply.status_code == 413 and "maximum allowed size" in reply.text
+
+
+def test_launch_logs_no_http_requests(caplog):
+    """Issue 32, item 8: with INFO logging on (the caption app's main turns it on), start-up
+    printed httpx's "HTTP Request: GET .../startup-events 200 OK" lines."""
+    import gradio as gr
+
+    caplog.set_level(logging.INFO)
+    with gr.Blocks() as demo:
+        gr.Markdown("hello")
+    with served_client(demo) as client:
+        assert client.view_api(return_format="dict", print_info=False)
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("httpx")]
+    assert not said, said[:3]
 
 
 def test_sentiment_under_load(tmp_path):
