@@ -116,6 +116,36 @@ def test_every_app_has_the_one_theme():
         assert demo.theme.to_dict() == serving.theme().to_dict()
 
 
+INNER_TEST = """
+import warnings
+
+
+def test_warns():
+    for text, category, module in [
+        ("pandas API deprecated, used by gradio", DeprecationWarning, "gradio.queueing"),
+        ("deprecated in seqlab", DeprecationWarning, "seqlab.training"),
+        ("a gradio user warning", UserWarning, "gradio.components.base"),
+    ]:
+        warnings.warn_explicit(text, category, module.replace(".", "/") + ".py", 1, module=module)
+"""
+
+
+def test_pytest_hides_gradios_deprecations_and_shows_the_rest(tmp_path):
+    """Issue 32, item 8: `uv run pytest` printed hundreds of Pandas4Warnings raised in gradio's
+    queue. The project's pytest config hides DeprecationWarnings raised in gradio's modules and
+    nothing else: one from seqlab, or another kind from gradio, still shows."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_inner.py").write_text(INNER_TEST)
+    config = str(APPS_DIR.parent / "pyproject.toml")
+    cmd = [sys.executable, "-m", "pytest", "-c", config, "-p", "no:cacheprovider", "-rA"]
+    res = subprocess.run([*cmd, str(tmp_path / "test_inner.py")], capture_output=True, text=True)
+    assert "1 passed" in res.stdout, res.stdout[-2000:]
+    assert "deprecated in seqlab" in res.stdout and "a gradio user warning" in res.stdout
+    assert "used by gradio" not in res.stdout
+
+
 @pytest.fixture(scope="module")
 def gradients_client():
     from apps.gradients_demo import build_demo
