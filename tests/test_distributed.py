@@ -20,6 +20,10 @@ ARGS = [
     "3",
     "--hidden-size",
     "16",
+    "--num-layers",  # every size given: one process and torchrun run the same model (no plan)
+    "2",
+    "--lr",
+    "2e-3",
     "--embedding-size",
     "8",
     "--batch-size",

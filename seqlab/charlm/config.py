@@ -21,6 +21,10 @@ class CharLMTrainConfig(RunConfig):
     k1: int = field(default=0, metadata={"help": "update every k1 steps (TBPTT(k1, k2); 0: bptt)"})
     batch_size: int = field(default=64, metadata={"help": "parallel streams (global batch)"})
     val_fraction: float = field(default=0.1, metadata={"help": "last fraction kept for validation"})
+    max_vocab: int = field(
+        default=10_000,
+        metadata={"help": "characters in the vocabulary; rarer ones map to \ufffd (counted)"},
+    )
     plan: dict | None = field(
         default=None,
         metadata={"cli": False, "help": "what seqlab.charlm.plan chose for this run, and why"},
@@ -33,5 +37,9 @@ class CharLMTrainConfig(RunConfig):
         check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
         check(
             0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}"
+        )
+        check(
+            2 <= self.max_vocab <= 65_536,
+            f"--max-vocab must be in [2, 65536], got {self.max_vocab}",
         )
         self.out = self.run_dir(TASK)

@@ -223,14 +223,23 @@ def planned_base(args) -> dict:
 def _plan(args, overrides: dict, budget_s: float) -> Plan:
     import torch
 
-    from seqlab.data.text import default_corpus, read_text
-    from seqlab.training import resolve_device, resolve_precision
+    from seqlab.charlm.config import TASK, CharLMTrainConfig
+    from seqlab.charlm.corpus import load_corpus
+    from seqlab.logs import require_tensorboard
+    from seqlab.training import check_compile, resolve_device, resolve_precision
 
-    text = read_text(args.text) if args.text else default_corpus()[0]
-    val_fraction = args.val_fraction if args.val_fraction is not None else 0.1
-    device = resolve_device(args.device or "auto")
+    cfg = CharLMTrainConfig(
+        text=args.text, out=args.out or f"runs/{TASK}", max_minutes=1.0,
+        max_vocab=args.max_vocab or CharLMTrainConfig.max_vocab,
+    )  # fmt: skip
+    device = resolve_device(args.device or "auto")  # what the run would refuse, refused first
     precision = resolve_precision(args.precision or "auto", device)
+    check_compile(bool(args.compile), device)
+    if args.tensorboard:
+        require_tensorboard()
+    tokens, _ = load_corpus(cfg)  # the trainer finds the same cache in OUT
+    val_fraction = args.val_fraction if args.val_fraction is not None else cfg.val_fraction
     if args.threads:
         torch.set_num_threads(args.threads)
-    n_train = int(len(text) * (1 - val_fraction))
-    return make_plan(budget_s, n_train, len(set(text)), device, precision, overrides)
+    n_train = int(len(tokens) * (1 - val_fraction))
+    return make_plan(budget_s, n_train, len(tokens.chars), device, precision, overrides)

@@ -13,15 +13,18 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from seqlab import distributed, run
 from seqlab.charlm.config import TASK, CharLMTrainConfig
+from seqlab.charlm.corpus import load_corpus
 from seqlab.charlm.predict import CharLMPredictor, evaluate_loss
 from seqlab.checkpoint import save_checkpoint
 from seqlab.config import OptimConfig
-from seqlab.data.text import CharVocab, default_corpus, make_streams, read_text
+from seqlab.data.text import CharVocab, make_streams
+from seqlab.data.tokencache import UNK
 from seqlab.errors import UserError
 from seqlab.logs import RunLog
 from seqlab.models.charlm import CharLM, CharLMConfig
@@ -41,21 +44,25 @@ from seqlab.training import (
 log = logging.getLogger(__name__)
 
 
-def _load_corpus(cfg: CharLMTrainConfig) -> tuple[str, str]:
-    if cfg.text:
-        return read_text(cfg.text), str(cfg.text)
-    return default_corpus()
+def long_ids(a) -> torch.Tensor:
+    """A slice of the uint8/uint16 token streams as the int64 ids embeddings and losses take."""
+    return torch.from_numpy(np.asarray(a, dtype=np.int64))
 
 
 # At each validation the run prints and logs a short sample, as char-rnn did: the same seed and
 # temperature every time, so the samples show what the model learned between validations.
 SAMPLE_CHARS, SAMPLE_TEMPERATURE, SAMPLE_SEED = 200, 0.8, 1337
+# Validation during training scores at most this many characters of the held-out split, so an
+# evaluation costs what a short budget can afford (`charlm evaluate` scores all of it).
+VAL_MAX_CHARS = 200_000
 
 
 def eval_sample(model: CharLM, vocab: CharVocab, device: torch.device) -> str:
-    """SAMPLE_CHARS characters from the model, starting after a newline; leaves it training."""
+    """SAMPLE_CHARS characters from the model, starting after a newline (or the first character
+    of the vocabulary, for a text without one); leaves the model training."""
+    prime = "\n" if "\n" in vocab.index else vocab.chars[0]
     pred = CharLMPredictor(model, vocab, device)
-    text = pred.sample("\n", SAMPLE_CHARS, SAMPLE_TEMPERATURE, seed=SAMPLE_SEED)
+    text = pred.sample(prime, SAMPLE_CHARS, SAMPLE_TEMPERATURE, seed=SAMPLE_SEED)
     model.train()
     return text[1:]
 
@@ -73,21 +80,23 @@ def train(
     out = Path(cfg.out)
     info, device, precision, _ = run.start(cfg)  # torch's global RNG drives dropout
     distributed.check_divisible(cfg.batch_size, info)
-    text, source = _load_corpus(cfg)
+    tokens, source = load_corpus(cfg, info)
+    vocab = CharVocab(tokens.chars)
     resume = None
     if cfg.resume and (out / "ckpt_last.pt").exists():
         resume = load_checkpoint(out / "ckpt_last.pt", task=TASK)
-        vocab = CharVocab(resume["vocab"])
         mcfg = CharLMConfig(**resume["model_config"])
+        if resume["vocab"] != vocab.chars:
+            raise UserError(f"--resume: {source} is not the text {out} was trained on")
     elif cfg.resume:
         raise UserError(f"--resume: no checkpoint at {out / 'ckpt_last.pt'}")
-    else:
-        vocab = CharVocab.from_text(text)
-    n_train = int(len(text) * (1 - cfg.val_fraction))
-    ids = vocab.encode(text, what=source)
+    n_train = int(len(tokens) * (1 - cfg.val_fraction))
+    ids = tokens.ids  # (N,) uint8/uint16, memory-mapped
     streams = make_streams(ids[:n_train], cfg.batch_size, info.rank, info.world_size)  # (B, L)
-    val_bs = max(1, min(cfg.batch_size, (len(ids) - n_train) // (cfg.bptt + 1)))
-    val_streams = make_streams(ids[n_train:], val_bs)
+    # a bounded, fixed validation sample: its first VAL_MAX_CHARS characters
+    val_ids = long_ids(ids[n_train : n_train + VAL_MAX_CHARS])
+    val_bs = max(1, min(cfg.batch_size, len(val_ids) // (cfg.bptt + 1)))
+    val_streams = make_streams(val_ids, val_bs)
 
     mcfg = dataclasses.replace(mcfg, vocab_size=len(vocab))
     model = CharLM(mcfg).to(device)
@@ -99,7 +108,7 @@ def train(
         fwd = torch.compile(ddp)  # the uncompiled model is what gets saved
     optimizer = make_optimizer(model.parameters(), ocfg)
     k1, k2 = cfg.k1 or cfg.bptt, cfg.bptt
-    steps_per_epoch = math.ceil((streams.size(1) - 1) / k1)
+    steps_per_epoch = math.ceil((streams.shape[1] - 1) / k1)
     step, epoch, pos, carry = 0, 0, 0, None
     best = run.Best(cfg.patience, higher_is_better=False)
     if resume is not None:
@@ -122,13 +131,19 @@ def train(
     log.info(
         "charlm: %s, %d chars (%d train), vocab %d, %s on %s (%s)",
         source,
-        len(text),
+        len(tokens),
         n_train,
         len(vocab),
         mcfg.cell,
         device,
         precision,
     )
+    if tokens.unknown:
+        log.info(
+            "charlm: %d characters of the text (%d distinct, the rarest) are past --max-vocab "
+            "%d and map to %r",
+            tokens.unknown, tokens.unknown_distinct, cfg.max_vocab, UNK,
+        )  # fmt: skip
 
     def checkpoint(name: str, val_loss: float) -> None:
         # The carried TBPTT state is part of the run: save all streams' so resume is exact.
@@ -164,10 +179,10 @@ def train(
     tokens, stop = 0, budget.stop_reason() or best.stop_reason()
     model.train()
     while not stop:
-        windows = list(tbptt_windows(streams.size(1) - 1, k1, k2, start=pos))
+        windows = list(tbptt_windows(streams.shape[1] - 1, k1, k2, start=pos))
         for k, (s, mid, t, t_prev) in enumerate(windows):
-            x = streams[:, s:t].to(device)  # (B, T)
-            y = streams[:, t_prev + 1 : t + 1].to(device)  # (B, t - t_prev): the new targets
+            x = long_ids(streams[:, s:t]).to(device)  # (B, T)
+            y = long_ids(streams[:, t_prev + 1 : t + 1]).to(device)  # (B, t - t_prev): new targets
             with autocast(precision, device):
                 logits, next_carry = tbptt_forward(fwd, x, carry, s, mid, t, t_prev)
             loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())

@@ -83,7 +83,12 @@ class CharVocab:
         return len(self.chars)
 
     def encode(self, text: str, what: str = "text") -> Tensor:
+        """Ids of ``text``; a character the vocabulary lacks is an error, unless the vocabulary
+        has the unknown symbol U+FFFD (seqlab.data.tokencache.UNK), which then stands for it."""
         missing = sorted({ch for ch in text if ch not in self.index})
+        if missing and "\ufffd" in self.index:
+            unk = self.index["\ufffd"]
+            return torch.tensor([self.index.get(ch, unk) for ch in text], dtype=torch.long)
         if missing:
             shown = "".join(missing[:20])
             raise UserError(f"{what} has characters the model never saw: {shown!r}")
@@ -99,20 +104,20 @@ def split_text(text: str, val_fraction: float) -> tuple[str, str]:
     return text[:n], text[n:]
 
 
-def make_streams(ids: Tensor, batch_size: int, rank: int = 0, world_size: int = 1) -> Tensor:
+def make_streams(ids, batch_size: int, rank: int = 0, world_size: int = 1):
     """Lay a 1-D token sequence out as ``batch_size`` parallel streams, batch-first: (B, L).
 
     Row b holds the b-th contiguous slice of the text, so the state at the end of chunk k of a
     row is the right initial state for chunk k+1 of the same row. Under DDP each rank takes its
     own block of rows of the global batch (``batch_size`` is the global batch).
     """
-    L = ids.numel() // batch_size
+    L = len(ids) // batch_size
     if L < 2:
         raise UserError(
-            f"the text ({ids.numel()} characters) is shorter than one batch of {batch_size} "
+            f"the text ({len(ids)} characters) is shorter than one batch of {batch_size} "
             "streams; use a longer text or a smaller --batch-size"
         )
-    streams = ids[: L * batch_size].view(batch_size, L)  # (B, L)
+    streams = ids[: L * batch_size].reshape(batch_size, L)  # (B, L): a view, tensor or array
     per_rank = batch_size // world_size
     return streams[rank * per_rank : (rank + 1) * per_rank]
 
