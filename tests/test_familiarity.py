@@ -156,7 +156,7 @@ def test_caption_demo_marks_unfamiliar_photos_and_not_its_own_examples():
     assert "BLEU-4 21.32" in page["test"] and "beam 3" in page["test"]
     caption = app.make_caption_fn(predictor)
     familiar, unfamiliar = app.example_photos()  # the page's own, not Flickr8k test photos
-    assert len(familiar) >= 4 and len(unfamiliar) >= 2
+    assert len(familiar) >= 3 and len(unfamiliar) >= 2  # dogs_at_window is unfamiliar (#32 item 7)
     shown = familiar + unfamiliar
     heroes = caption(shown, [1] * len(shown), [1] * len(shown))[0]
     for path, hero in zip(shown, heroes, strict=True):
