@@ -225,7 +225,7 @@ _SHIPPED = [
         ),
         licence=("public domain (Shakespeare)"),
         train_command=(
-            "uv run seqlab charlm train --text ../shared/data/tinyshakespeare/input.txt --device cuda --epochs 0 --max-minutes 3.5 --eval-every 100 --precision bf16 --weight-dropout 0.25 --dropout 0.5 --lr 3e-3 --batch-size 64 --out runs/charlm-h200"
+            "uv run seqlab charlm train --text ../shared/data/tinyshakespeare/input.txt --device cuda --epochs 0 --max-minutes 3.5 --eval-every 100 --precision bf16 --weight-dropout 0.25 --dropout 0.5 --lr 3e-3 --batch-size 64 --num-layers 2 --hidden-size 512 --embedding-size 128 --bptt 128 --out runs/charlm-h200"
         ),
         pack_command=(
             "uv run seqlab pretrained export runs/charlm-h200 charlm-shakespeare.safetensors --storage fp16"

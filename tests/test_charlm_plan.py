@@ -118,3 +118,12 @@ def test_each_validation_prints_and_logs_a_fixed_seed_sample(tmp_path, text_file
     for r in vals:
         assert len(r["val_sample"]) == 200 and r["val_sample"] in err
         assert set(r["val_sample"]) <= set(text_file.read_text())
+
+
+def test_the_shipped_models_recipe_pins_every_size_the_plan_would_choose():
+    """A recorded command must still mean the run it recorded: no setting left to the plan."""
+    from seqlab.registry import ENTRIES
+
+    command = ENTRIES["charlm-shakespeare"].train_command
+    for key in P.SETTINGS:
+        assert f"--{key.replace('_', '-')} " in command, key
