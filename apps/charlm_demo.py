@@ -24,6 +24,28 @@ INTRO = """# seqlab char-LM: sample it, then look inside
 A character-level language model writes text one character at a time. Sample some, then colour
 it by any unit of the network (red: high, blue: low), ask what it expects next at any position,
 or select a span to find the units that stay on across it (LSTMVis) and where else they fire."""
+PRIME, LENGTH, TEMPERATURE, SEED = "ROMEO:\n", 400, 0.8, 1  # the page's starting values
+POSITION, SPAN, THRESHOLD = 5, (0, 6), 0.3
+# The next-character chart names a character by what it looks like (a blank label was a space):
+# the explorer's labels are escaped as repr escapes them ("\\n"), a backslash too ("\\\\").
+SHOWN = {" ": "\u2423", "\\n": "\u21b5", "\\t": "\u21e5", "\\r": "\u240d", "\\\\": "\\"}  # ␣ ↵ ⇥ ␍
+# The unit dropdown's choice, e.g. "position_in_line: layer 1 c[114] r=+0.89", stops short of
+# its arrow (which covered the r value), with an ellipsis on a screen narrower than it.
+CSS = "#unit-pick input { padding-right: 1.75em; text-overflow: ellipsis; }"
+
+
+def first_prime(chars: list[str]) -> str:
+    """The prime the page opens with: PRIME where the model knows its characters, else the first
+    letter it knows (a model trained on another text)."""
+    if set(PRIME) <= set(chars):
+        return PRIME
+    return next((c for c in chars if c.isalpha()), chars[0])
+
+
+def shown_chars(dist: dict[str, float]) -> dict[str, float]:
+    """The explorer's {character (escaped as repr does): probability} with a visible label for
+    the whitespace (␣ for a space, ↵ for a newline, ⇥ for a tab) and a backslash as itself."""
+    return {SHOWN.get(ch, ch): p for ch, p in dist.items()}
 
 
 def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
@@ -37,14 +59,17 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
         except UserError as e:
             return gr.skip(), f"**{e}**"
 
-    def units(text):
-        try:
-            v = view(text)
-        except UserError as e:
-            return gr.update(choices=[], value=None), f"**{e}**"
+    def ranked(text) -> tuple[list[str], str]:
+        v = view(text)
         choices = [f"{r['feature']}: layer {r['layer'] + 1} {r['state']}[{r['unit']}] "
                    f"r={r['r']:+.2f}" for r in v.best_units()]  # fmt: skip
-        note = "" if "c" in v.kinds else "This model has no cell state c (only the LSTM has one)."
+        return choices, "" if "c" in v.kinds else "This model has no cell state c (only LSTMs do)."
+
+    def units(text):
+        try:
+            choices, note = ranked(text)
+        except UserError as e:
+            return gr.update(choices=[], value=None), f"**{e}**"
         return gr.update(choices=choices, value=choices[0] if choices else None), note
 
     def units_after_sample(text, said):
@@ -70,7 +95,7 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
 
     def next_char(text, position):
         try:
-            return explorer.next_chars(text, int(position)), ""
+            return shown_chars(explorer.next_chars(text, int(position))), ""
         except UserError as e:
             return None, f"**{e}**"
 
@@ -87,46 +112,68 @@ def build_demo(explorer: CharLMExplorer, about: str) -> gr.Blocks:
         more = f" (the first 20 of {len(found)})" if len(found) > 20 else ""
         return cell_spans(text, hits.astype(float)), f"On across the span: {shown}{more}."
 
+    def first_screen() -> dict:
+        """What the page opens with: a sample, coloured by the best-ranked unit, and the next-
+        character chart and span search on it, so the first screen shows what the app does."""
+        prime = first_prime(explorer.predictor.vocab.chars)
+        text = explorer.sample(prime, LENGTH, TEMPERATURE, 0, SEED)
+        choices, note = ranked(text)
+        kind, layer, unit, coloured, _ = (
+            pick_unit(text, choices[0]) if choices else ("h", 1, 0, *colour(text, "h", 1, 0))
+        )
+        dist, _ = next_char(text, POSITION)
+        matches, _ = span(text, *SPAN, THRESHOLD)
+        return dict(prime=prime, text=text, choices=choices, kind=kind, layer=layer, unit=unit,
+                    coloured=coloured, dist=dist, matches=matches, status=note)  # fmt: skip
+
+    first = first_screen()
     with gr.Blocks(title="seqlab: char-LM") as demo:
         gr.Markdown(INTRO)
         gr.Markdown(f"**Running:** {about}")
         with gr.Row():
             with gr.Column(scale=2):
-                prime = gr.Textbox(label="Prime", value="ROMEO:\n", lines=2)
+                prime = gr.Textbox(label="Prime", value=first["prime"], lines=2)
                 with gr.Row():
-                    temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature")
+                    temperature = gr.Slider(0, 2, TEMPERATURE, step=0.05, label="Temperature")
                     top_k = gr.Slider(0, 50, value=0, step=1, label="Top-k (0: all)")
                 with gr.Row():
-                    length = gr.Slider(1, MAX_SAMPLE, value=400, step=1, label="Length")
-                    seed = gr.Number(value=1, precision=0, label="Seed")
+                    length = gr.Slider(1, MAX_SAMPLE, value=LENGTH, step=1, label="Length")
+                    seed = gr.Number(value=SEED, precision=0, label="Seed")
                 go = gr.Button("Sample", variant="primary")
             with gr.Column(scale=3):
-                text = gr.Textbox(label="Text (sampled, or paste your own)", lines=10)
-                status = gr.Markdown(label="status")
-        with gr.Tab("Colour by a unit"):
-            with gr.Row():
-                picked = gr.Dropdown(
-                    label="Units most correlated with a text feature (fills the fields)",
-                    choices=[],
+                text = gr.Textbox(
+                    first["text"], label="Text (sampled, or paste your own)", lines=10
                 )
-                kind = gr.Radio(["h", "c"], value="h", label="State")
-                layer = gr.Number(value=1, precision=0, label="Layer")
-                unit = gr.Number(value=0, precision=0, label="Unit")
+                status = gr.Markdown(first["status"], label="status")
+        with gr.Tab("Colour by a unit"):
+            # the ranking on a line of its own: its widest choice shows whole, r value included
+            picked = gr.Dropdown(
+                label="Units most correlated with a text feature (fills the fields)",
+                choices=first["choices"],
+                value=(first["choices"] or [None])[0],
+                elem_id="unit-pick",
+            )
+            with gr.Row():
+                kind = gr.Radio(["h", "c"], value=first["kind"], label="State")
+                layer = gr.Number(value=first["layer"], precision=0, label="Layer")
+                unit = gr.Number(value=first["unit"], precision=0, label="Unit")
             paint = gr.Button("Colour the text")
             gr.Markdown("The text, coloured by the unit (hover a character for its value):")
-            coloured = gr.HTML(label="text coloured by the unit")
+            coloured = gr.HTML(first["coloured"], label="text coloured by the unit")
         with gr.Tab("Next character"):
-            position = gr.Number(value=5, precision=0, label="Position (0 = first character)")
+            position = gr.Number(POSITION, precision=0, label="Position (0 = first character)")
             ask = gr.Button("What comes next?")
-            dist = gr.Label(label="The model's next-character distribution", num_top_classes=10)
+            dist = gr.Label(
+                first["dist"], label="The model's next-character distribution", num_top_classes=10
+            )
         with gr.Tab("Span search (LSTMVis)"):
             with gr.Row():
-                start = gr.Number(value=0, precision=0, label="Span start")
-                end = gr.Number(value=6, precision=0, label="Span end (exclusive)")
-                threshold = gr.Slider(0, 1, value=0.3, step=0.05, label="On above")
+                start = gr.Number(value=SPAN[0], precision=0, label="Span start")
+                end = gr.Number(value=SPAN[1], precision=0, label="Span end (exclusive)")
+                threshold = gr.Slider(0, 1, value=THRESHOLD, step=0.05, label="On above")
             find = gr.Button("Find units on across the span")
             gr.Markdown("Where they are all on together (red):")
-            matches = gr.HTML(label="where the units are all on")
+            matches = gr.HTML(first["matches"], label="where the units are all on")
         sampled = go.click(
             sample, [prime, temperature, top_k, length, seed], [text, status], api_name="sample"
         )
@@ -165,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(1, f"charlm_demo: error: {e}\n")
     m = predictor.model.cfg
     about = f"`{args.checkpoint}`: {m.num_layers}-layer {m.cell.upper()}, hidden {m.hidden_size}"
-    launch(build_demo(CharLMExplorer(predictor), about), args.host, args.port)
+    launch(build_demo(CharLMExplorer(predictor), about), args.host, args.port, css=CSS)
 
 
 if __name__ == "__main__":

@@ -373,3 +373,92 @@ def test_charlm_app(page, shots, quote_run):
         snap(page, shots, "charlm-2-empty-prime")
         # once the page is idle the message is still there: the chained unit ranking skips
         expect(page.get_by_text("the prime is empty")).to_be_visible()
+
+
+def _covered_by_arrow(dropdown) -> list[float]:
+    """[end of the chosen value's text, left edge of the arrow, end of the input's text area]
+    in page pixels: the value is whole and uncovered when the first is the smallest."""
+    return dropdown.evaluate(
+        """el => {
+            const input = el.querySelector('input'), arrow = el.querySelector('.icon-wrap');
+            const style = getComputedStyle(input), box = input.getBoundingClientRect();
+            const ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = style.font;
+            const start = box.left + parseFloat(style.paddingLeft);
+            return [start + ctx.measureText(input.value).width,
+                    arrow.getBoundingClientRect().left,
+                    box.right - parseFloat(style.paddingRight)];
+        }"""
+    )
+
+
+def test_charlm_app_opens_with_a_coloured_sample(browser, shots, quote_run):
+    """Issue 32, items 6 and 8: with no click, in a laptop's 1000 px window, the char-LM page
+    shows a sample coloured by its best-ranked unit, that unit whole in the dropdown (the arrow
+    covered "r=+0.8"), and a next-character chart whose space reads ␣."""
+    from apps import charlm_demo as app
+    from seqlab.charlm.explore import CharLMExplorer
+    from seqlab.charlm.predict import CharLMPredictor
+
+    explorer = CharLMExplorer(CharLMPredictor.from_checkpoint(quote_run, "cpu"))
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    context.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        with served(app.build_demo(explorer, "a small test model"), css=app.CSS) as url:
+            page.goto(url)
+            text = page.get_by_label("Text (sampled, or paste your own)")
+            expect(text).to_have_value(re.compile(r"^A.{400}$", re.DOTALL))
+            expect(page.locator("pre.cells span")).to_have_count(len(text.input_value()))
+            ranked = page.get_by_label("Units most correlated with a text feature")
+            expect(ranked).to_have_value(re.compile(r": layer 1 [hc]\[\d+\] r=[-+]\d\.\d\d$"))
+            end, arrow, room = _covered_by_arrow(block(page, "Units most correlated"))
+            assert end <= arrow and end <= room, (ranked.input_value(), end, arrow, room)
+            snap(page, shots, "charlm-0-first-load")
+
+            page.get_by_role("tab", name="Next character").click()
+            chart = block(page, "The model's next-character distribution")
+            expect(chart).to_contain_text("%")
+            labels = chart.locator(".text").all_inner_texts()
+            assert labels and all(label.strip() for label in labels), labels
+            snap(page, shots, "charlm-0b-next-character")
+    finally:
+        context.close()
+
+
+def test_translate_and_sentiment_pages_open_answered_and_examples_run(page, shots, tmp_path):
+    """Issue 32, item 6: each page opens with its first example answered, and a click on an
+    example answers it with the page's settings, no button pressed (it only filled the box)."""
+    from apps import sentiment_demo, translate_demo
+
+    translator = tiny_translator(tmp_path)
+    examples = translate_demo.DATE_EXAMPLES
+    with served(translate_demo.build_demo(translator, "a tiny test model", examples)) as url:
+        page.goto(url)
+        expect(page.get_by_label("Source text")).to_have_value(examples[0][0])
+        expect(page.get_by_label("Translation", exact=True)).not_to_have_value("")
+        status = page.get_by_text(re.compile(r"^Decoded with"))
+        expect(status).to_contain_text("beam search (beam 5)")
+        snap(page, shots, "translate-0-first-load")
+        slider(page, "Beam size (1: greedy)", 2)
+        page.get_by_role("button", name="12 dec 2030").click()
+        expect(status).to_contain_text("beam search (beam 2)")
+        source = translator.translate("12 dec 2030", beam_size=2)["source_tokens"]
+        expect(page.locator("table.seqlab-attn th.src")).to_have_text(source)
+        snap(page, shots, "translate-0b-example-clicked")
+
+    predictor = tiny_sentiment(tmp_path)
+    with served(sentiment_demo.build_demo(predictor, "a tiny test model")) as url:
+        page.goto(url)
+        text, spans = page.get_by_label("Text"), block(page, "Which tokens pushed")
+        expect(text).to_have_value(sentiment_demo.EXAMPLES[0][0])
+        expect(page.get_by_text(re.compile(r"Prediction: "))).to_be_visible()
+        expect(spans).to_contain_text("gripping")
+        snap(page, shots, "sentiment-0-first-load")
+        page.get_by_label("occlusion").check()
+        example = sentiment_demo.EXAMPLES[2][0]  # "It's not a bad movie, just a forgettable one."
+        page.get_by_role("button", name=example).click()
+        expect(spans).to_contain_text("forgettable")
+        expect(spans).not_to_contain_text("gripping")
+        snap(page, shots, "sentiment-0b-example-clicked")

@@ -100,6 +100,58 @@ def test_hostile_inspection_input_is_one_line(client):
     assert "select a span" in status
 
 
+def _props(client, label: str) -> dict:
+    """The props (value included) of the page's component labelled ``label``."""
+    (found,) = [c["props"] for c in client.config["components"] if c["props"].get("label") == label]
+    return found
+
+
+def test_the_page_opens_with_a_sample_coloured_by_a_unit(client):
+    """Issue 32, item 6: the page opened empty. It opens with a sample of the page's settings,
+    coloured by the best-ranked unit (named in the dropdown and the fields), and the next-
+    character chart on it, as the events would answer them."""
+    text = _props(client, "Text (sampled, or paste your own)")["value"]
+    prime = _props(client, "Prime")["value"]
+    assert text.startswith(prime) and len(text) == len(prime) + 400
+    assert client.predict(prime, 0.8, 0, 400, 1, api_name="/sample")[0] == text
+    ranked = client.predict(text, api_name="/units")[0]
+    picked = _props(client, "Units most correlated with a text feature (fills the fields)")
+    assert picked["value"] == ranked["value"] and picked["value"]
+    kind, layer, unit, coloured, _ = client.predict(text, picked["value"], api_name="/pick_unit")
+    assert [_props(client, k)["value"] for k in ("State", "Layer", "Unit")] == [kind, layer, unit]
+    assert _props(client, "text coloured by the unit")["value"] == coloured
+    assert len(re.findall(r'title="([-+0-9.]+)"', coloured)) == len(text)
+    dist = _props(client, "The model's next-character distribution")["value"]
+    assert dist["label"] == client.predict(text, 5, api_name="/next_char")[0]["label"]
+
+
+def test_the_page_opens_with_a_prime_the_model_knows(quote_run):
+    """The page's prime is "ROMEO:\n" for a model that knows its characters; this one learned
+    only a-j, A-J, quotes and spaces, so it opens with the first letter it knows."""
+    from apps.charlm_demo import PRIME, first_prime
+
+    assert first_prime(list(PRIME)) == PRIME
+    assert first_prime(sorted(set(planted(2000)))) == "A"
+
+
+def test_the_next_character_chart_shows_whitespace():
+    """Issue 32, item 8: the space was a blank label (a newline "\\n", a backslash two): they
+    read ␣ and ↵, a tab ⇥, a backslash itself. A model of six characters, all in the top 10."""
+    from seqlab.data.text import CharVocab
+
+    chars = [" ", "\n", "\t", "a", "b", "\\"]
+    torch.manual_seed(0)
+    model = CharLM(CharLMConfig(vocab_size=len(chars), cell="gru", hidden_size=8, embedding_size=4))
+    predictor = CharLMPredictor(model, CharVocab(chars), torch.device("cpu"))
+    demo = _serve(predictor)
+    try:
+        dist, _ = Client(demo.local_url, verbose=False).predict("ab a\n", 3, api_name="/next_char")
+    finally:
+        demo.close()
+    labels = {c["label"] for c in dist["confidences"]}
+    assert labels == {"\u2423", "\u21b5", "\u21e5", "a", "b", "\\"}
+
+
 def test_a_gru_has_no_cell_state_and_says_so():
     text = planted(3000)
     vocab = sorted(set(text))
