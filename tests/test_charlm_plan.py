@@ -24,11 +24,7 @@ def test_choose_is_the_largest_size_the_budget_feeds():
     probed = speeds(1.0)
     plan = P.choose(probed, 60, 1_000_000, V)
     size = (plan.num_layers, plan.hidden_size)
-    fed = [
-        s
-        for s in probed
-        if probed[s] * 60 * P.TRAIN_SHARE >= P.CHARS_PER_PARAM * P.param_count(*s, 64, V)
-    ]
+    fed = [s for s in probed if probed[s] * 60 * P.TRAIN_SHARE >= P.MIN_TRAIN_CHARS]
     assert size == max(fed, key=lambda s: P.param_count(*s, 64, V))
     assert plan == P.choose(probed, 60, 1_000_000, V)  # deterministic given the speeds
 
