@@ -4,6 +4,7 @@ on labelled data, and per-token attributions (integrated gradients or occlusion)
     pred = SentimentPredictor.from_checkpoint("runs/sst2")
     pred.predict(["not good at all"])     # [{"label": "negative", "probs": {...}}]
     pred.attribute("slow start but a wonderful ending", "occlusion")
+    pred.prefix_probs("it 's not a bad film")  # what it says after each token: the reading
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from seqlab.sentiment.config import TASK
 from seqlab.sentiment.negation import has_negation
 from seqlab.sources import load_checkpoint
 from seqlab.training import resolve_device
+
+PREFIX_BATCH = 64  # prefixes per batched forward (a bidirectional model reads each one apart)
 
 
 def _share(right: Tensor) -> dict:
@@ -161,6 +164,46 @@ class SentimentPredictor:
             )
         scores = [0.0 if i == UNK else s for i, s in zip(ids, scores, strict=True)]
         return self._tokens(text, ids), scores, self.labels[target]
+
+    def prefix_probs(self, text: str, limit: int | None = None) -> tuple[list[str], list[dict]]:
+        """What the model says after each prefix of ``text``: (tokens, probabilities), where
+        probabilities[t] is {class: p} for the text cut after tokens[t]. The last one is what
+        ``predict`` says for the whole text. ``limit`` reads at most that many tokens (the model
+        reads at most ``max_length`` in any case)."""
+        ids = self._encode([text])[0][: limit or self.max_length]
+        with torch.no_grad():
+            h = self._prefix_sentences(ids)  # (T, D*H): the sentence vector of each prefix
+            probs = torch.softmax(self.model.head(h).float(), dim=-1).cpu()  # (T, C)
+        rows = [{n: round(float(v), 6) for n, v in zip(self.labels, p, strict=True)} for p in probs]
+        return self._tokens(text, ids), rows
+
+    def _prefix_sentences(self, ids: list[int]) -> Tensor:
+        """The pooled sentence vector of every prefix ids[: t + 1], as a (T, D*H) tensor.
+
+        A left-to-right network's state after token t has read only tokens 0..t, so one pass
+        gives every prefix: its states pooled up to t (a running max, a running mean, or the
+        state at t itself for ``final``). A bidirectional network's backward half reads each
+        prefix from its own last token, so there the T prefixes go through the model as a batch,
+        each packed to its own length (T(T+1)/2 steps of work, in PREFIX_BATCH-sized calls).
+        """
+        model, T = self.model, len(ids)
+        x = torch.tensor([ids], device=self.device)  # (1, T)
+        if model.cfg.bidirectional:
+            return torch.cat([self._prefix_batch(x, a, T) for a in range(0, T, PREFIX_BATCH)])
+        out, _ = model.rnn(model.embedding(x))  # (1, T, H): the last layer's state after each t
+        h = out[0]  # (T, H)
+        if model.cfg.pooling == "max":
+            return torch.cummax(h, dim=0).values  # (T, H): max over the states 0..t
+        if model.cfg.pooling == "mean":
+            steps = torch.arange(1, T + 1, device=h.device, dtype=h.dtype)  # (T,)
+            return h.cumsum(dim=0) / steps.unsqueeze(1)  # (T, H)
+        return h  # "final": the state after token t is the prefix's final state
+
+    def _prefix_batch(self, x: Tensor, start: int, T: int) -> Tensor:
+        """The sentence vectors (P, D*H) of the prefixes ending at tokens start..start+P-1."""
+        lengths = torch.arange(start + 1, min(start + PREFIX_BATCH, T) + 1)  # (P,)
+        batch = x[:, : int(lengths[-1])].expand(len(lengths), -1)  # (P, t_max)
+        return self.model.sentence(self.model.embedding(batch), lengths)  # (P, D*H)
 
     def _tokens(self, text: str, ids: list[int]) -> list[str]:
         tokens = self.tokenizer.pieces(text.lower() if self.lower else text)[: len(ids)]
