@@ -97,7 +97,7 @@ def temporal_view(
 
 
 LENGTHS = [10, 25, 30, 50, 100, 200]  # the training tab's choices of T
-# Each preset shows one lesson in about a minute on a 2-core CPU (measured: see the README):
+# Each preset shows one lesson in about a minute on a 2-core CPU (docs/results/gradients.md):
 # (task, cells, lengths, steps, clip, hidden, optimizer, lr, batch size); lengths from LENGTHS
 PRESETS = {
     "Gates remember: LSTM and GRU vs RNN (adding, T = 30)": (

@@ -1,6 +1,6 @@
-"""The code's layout, kept as the README's design section states it: a package per task with the
-same file names, configs that import no torch (so --help answers at once), prediction that never
-imports training, no import cycles inside seqlab, and no module over about 400 lines."""
+"""The code's layout, kept as docs/design.md states it: a package per task with the same file
+names, configs that import no torch (so --help answers at once), prediction that never imports
+training, no import cycles inside seqlab, and no module over about 400 lines."""
 
 from __future__ import annotations
 
@@ -117,8 +117,8 @@ def test_no_module_is_over_the_line_limit():
 
 
 def _design_paths() -> list[Path]:
-    """Every file and folder the README's "Design in one screen" tree names."""
-    text = (ROOT / "README.md").read_text()
+    """Every file and folder the design page's "Design in one screen" tree names."""
+    text = (ROOT / "docs" / "design.md").read_text()
     tree = text.split("## Design in one screen", 1)[1].split("```")[1]
     paths, folder = [], ROOT
     for line in tree.splitlines():
@@ -134,8 +134,8 @@ def _design_paths() -> list[Path]:
     return paths
 
 
-def test_readme_design_names_real_paths():
+def test_design_page_names_real_paths():
     paths = _design_paths()
     assert ROOT / "seqlab" / "sources.py" in paths and ROOT / "seqlab" / "toy" in paths, paths
     missing = [str(p.relative_to(ROOT)) for p in paths if not p.exists()]
-    assert not missing, f"README's design names paths that do not exist: {missing}"
+    assert not missing, f"docs/design.md names paths that do not exist: {missing}"
