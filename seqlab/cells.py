@@ -18,23 +18,33 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def rnn_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh"):
-    """Elman RNN.
+    """Elman RNN: one step.
 
+    ```text
     h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)       (or relu)
+    ```
+
+    Takes ``xw`` = W_ih x_t + b_ih (B, H), ``h`` = h_{t-1} (B, H), ``w_hh`` (H, H), ``b_hh`` (H,)
+    or None, and ``nonlinearity`` "tanh" or "relu". Returns h_t (B, H).
     """
     pre = xw + F.linear(h, w_hh, b_hh)  # (B, H)
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 
 
 def lstm_step(xw: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Tensor | None):
-    """LSTM with a forget gate (Hochreiter and Schmidhuber 1997; Gers et al. 2000).
+    """LSTM with a forget gate (Hochreiter and Schmidhuber 1997; Gers et al. 2000): one step.
 
+    ```text
     i_t = sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)     input gate
     f_t = sigmoid(W_if x_t + b_if + W_hf h_{t-1} + b_hf)     forget gate
     g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)        candidate cell
     o_t = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho)     output gate
     c_t = f_t * c_{t-1} + i_t * g_t
     h_t = o_t * tanh(c_t)
+    ```
+
+    Takes ``xw`` = W_ih x_t + b_ih (B, 4H), ``state`` = (h_{t-1}, c_{t-1}), each (B, H),
+    ``w_hh`` (4H, H) and ``b_hh`` (4H,) or None. Returns (h_t, c_t), each (B, H).
     """
     h, c = state
     gates = xw + F.linear(h, w_hh, b_hh)  # (B, 4H)
@@ -48,10 +58,15 @@ def lstm_step(xw: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Tens
 def gru_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
     """GRU (Cho et al. 2014), in the form cuDNN and torch.nn use (reset gate after the matmul).
 
+    ```text
     r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)     reset gate
     z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)     update gate
     n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
     h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+    ```
+
+    Takes ``xw`` = W_ih x_t + b_ih (B, 3H), ``h`` = h_{t-1} (B, H), ``w_hh`` (3H, H) and
+    ``b_hh`` (3H,) or None. Returns h_t (B, H).
     """
     x_r, x_z, x_n = xw.chunk(3, dim=-1)  # each (B, H)
     h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
@@ -111,7 +126,8 @@ class _CellBase(nn.Module):
 
 
 class RNNCell(_CellBase):
-    """One step of an Elman RNN (``rnn_step``). Drop-in for nn.RNNCell."""
+    """One step of an Elman RNN (``rnn_step``). Drop-in for nn.RNNCell: the same arguments and
+    parameters, ``weight_ih`` (H, I), ``weight_hh`` (H, H), ``bias_ih`` and ``bias_hh`` (H,)."""
 
     def __init__(
         self,
@@ -128,13 +144,16 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """Takes ``input`` (B, I) or (I,) and ``hx`` (B, H) or (H,), None for zeros; returns the
+        next hidden state h', (B, H) or (H,)."""
         xw, h, unbatched = self._prepare(input, hx)
         h = rnn_step(xw, h, self.weight_hh, self.bias_hh, self.nonlinearity)
         return h.squeeze(0) if unbatched else h
 
 
 class LSTMCell(_CellBase):
-    """One LSTM step (``lstm_step``). Drop-in for nn.LSTMCell: returns (h, c)."""
+    """One LSTM step (``lstm_step``). Drop-in for nn.LSTMCell: returns (h, c). Parameters
+    ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), biases (4H,); gate order i, f, g, o."""
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
@@ -142,6 +161,8 @@ class LSTMCell(_CellBase):
         super().__init__("lstm", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
+        """Takes ``input`` (B, I) or (I,) and ``hx`` = (h, c), each (B, H) or (H,), None for
+        zeros; returns the next (h', c'), each (B, H) or (H,)."""
         xw, hx, unbatched = self._prepare(input, hx)
         if not isinstance(hx, tuple):
             hx = (hx, torch.zeros_like(hx))
@@ -150,7 +171,8 @@ class LSTMCell(_CellBase):
 
 
 class GRUCell(_CellBase):
-    """One GRU step (``gru_step``). Drop-in for nn.GRUCell."""
+    """One GRU step (``gru_step``). Drop-in for nn.GRUCell. Parameters ``weight_ih`` (3H, I),
+    ``weight_hh`` (3H, H), biases (3H,); gate order r, z, n."""
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
@@ -158,6 +180,8 @@ class GRUCell(_CellBase):
         super().__init__("gru", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """Takes ``input`` (B, I) or (I,) and ``hx`` (B, H) or (H,), None for zeros; returns the
+        next hidden state h', (B, H) or (H,)."""
         xw, h, unbatched = self._prepare(input, hx)
         h = gru_step(xw, h, self.weight_hh, self.bias_hh)
         return h.squeeze(0) if unbatched else h

@@ -45,7 +45,11 @@ def _reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
 
 
 class RNNBase(nn.Module):
-    """Shared machinery of RNN, LSTM and GRU: parameters, state handling, packing, both backends."""
+    """Shared machinery of RNN, LSTM and GRU: parameters, state handling, packing, both backends.
+
+    Takes torch.nn's constructor arguments, and two more: ``backend`` ("fused", the default, or
+    "scratch": the cell equations step by step) and ``weight_dropout`` (DropConnect on the
+    recurrent weights W_hh in training, AWD-LSTM's weight drop; 0 turns it off)."""
 
     def __init__(
         self,
@@ -121,6 +125,7 @@ class RNNBase(nn.Module):
 
     @property
     def num_directions(self) -> int:
+        """2 for a bidirectional layer, else 1."""
         return 2 if self.bidirectional else 1
 
     def reset_parameters(self) -> None:
@@ -163,6 +168,7 @@ class RNNBase(nn.Module):
         return module
 
     def extra_repr(self) -> str:
+        """The constructor's arguments that differ from their defaults, as torch.nn prints them."""
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
@@ -181,7 +187,14 @@ class RNNBase(nn.Module):
         return f"rnn_{self.nonlinearity}" if self.mode == "rnn" else self.mode
 
     def forward(self, input: Tensor | PackedSequence, hx=None):
-        """Same signature and return values as ``torch.nn.RNN/LSTM/GRU.forward``."""
+        """The same signature and return values as ``torch.nn.RNN/LSTM/GRU.forward``.
+
+        Takes ``input`` (T, B, I), or (B, T, I) with ``batch_first``, (T, I) unbatched, or a
+        ``PackedSequence``, and ``hx``, the initial state (L * D, B, H), for the LSTM a pair
+        (h_0, c_0); None starts from zeros (L layers, D = 2 if bidirectional else 1, H units).
+        Returns ``(output, h_n)``, for the LSTM ``(output, (h_n, c_n))``: output (T, B, D * H),
+        or (B, T, D * H) with ``batch_first``, packed if the input was; h_n, c_n (L * D, B, H).
+        """
         is_lstm = self.mode == "lstm"
         packed = isinstance(input, PackedSequence)
         unbatched = False
@@ -325,7 +338,8 @@ def _step_fn(mode: str, compiled: bool):
 
 
 class RNN(RNNBase):
-    """Elman RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) or relu. Drop-in for nn.RNN."""
+    """Elman RNN, ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` or relu: nn.RNN's
+    arguments, plus ``backend`` and ``weight_dropout`` (``RNNBase``); ``forward`` as nn.RNN's."""
 
     def __init__(
         self,
@@ -348,7 +362,8 @@ class RNN(RNNBase):
 
 class LSTM(RNNBase):
     """Long short-term memory (Hochreiter and Schmidhuber 1997, with the forget gate of Gers et al.
-    2000); equations in ``seqlab.cells.lstm_step``. Drop-in for nn.LSTM."""
+    2000); equations in ``seqlab.cells.lstm_step``. Drop-in for nn.LSTM: its arguments, plus
+    ``backend`` and ``weight_dropout`` (``RNNBase``); ``forward`` returns (output, (h_n, c_n))."""
 
     def __init__(
         self,
@@ -370,8 +385,8 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit (Cho et al. 2014); equations in ``seqlab.cells.gru_step``.
-    Drop-in for nn.GRU."""
+    """Gated recurrent unit (Cho et al. 2014); equations in ``seqlab.cells.gru_step``. Drop-in
+    for nn.GRU: its arguments, plus ``backend`` and ``weight_dropout`` (``RNNBase``)."""
 
     def __init__(
         self,
@@ -392,7 +407,8 @@ class GRU(RNNBase):
 
 
 def make_rnn(cell: str, *args, **kwargs) -> RNNBase:
-    """Build a layer by name: 'rnn' (tanh), 'rnn_relu', 'lstm' or 'gru'."""
+    """Build a layer by name: 'rnn' (tanh), 'rnn_relu', 'lstm' or 'gru'; the other arguments go
+    to its class (``make_rnn("gru", 10, 20, batch_first=True)``). Returns the layer."""
     if cell == "rnn_relu":
         return RNN(*args, nonlinearity="relu", **kwargs)
     classes = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
