@@ -59,7 +59,11 @@ def decode(
     max_len: int = 30,
     length_penalty: float = 0.6,
 ):
-    """Per image, the n_best hypotheses (seqlab.decoding), best first; never ``<unk>``."""
+    """Per image, the n_best hypotheses (seqlab.decoding), best first; never ``<unk>``.
+
+    Takes encoder features ``feats`` (B, S, D) (S grid positions of D channels); returns B lists
+    of ``seqlab.decoding.Hypothesis`` (tokens, score, log_prob, attention (len, S) or None).
+    """
     state, step = model.init_state(feats), without_unk(model.decode_step)
     if beam_size <= 1:
         return [[h] for h in greedy(step, state, feats.size(0), BOS, EOS, max_len)]
@@ -77,7 +81,10 @@ def decode(
 
 
 def corpus_bleu_scores(references: list[list[str]], hypotheses: list[list[str]]) -> dict:
-    """BLEU-1..4 x 100 with nltk's corpus_bleu: each hypothesis against all its references."""
+    """BLEU-1..4 x 100 with nltk's corpus_bleu: each hypothesis against all its references.
+
+    Takes each image's reference captions (strings) and each hypothesis as a list of words;
+    returns ``{"bleu1": ..., "bleu4": ...}``, rounded to 2 decimals."""
     from nltk.translate.bleu_score import corpus_bleu
 
     refs = [[tokenize(r) for r in rs] for rs in references]
@@ -99,7 +106,10 @@ def evaluate_bleu(
     limit: int = 0,
     max_len: int = 30,
 ) -> dict:
-    """BLEU-1..4 on the first ``limit`` images (0: all) with greedy or beam search."""
+    """BLEU-1..4 on the first ``limit`` images (0: all) with greedy or beam search.
+
+    ``source(indices)`` gives their features (B, S, D); ``references`` each image's captions.
+    Returns ``corpus_bleu_scores``' dict."""
     model.eval()
     n = len(references) if limit <= 0 else min(limit, len(references))
     hyps = []
@@ -112,6 +122,9 @@ def evaluate_bleu(
 
 @dataclass
 class Caption:
+    """One caption of one image: its text and words, its scores, where the model looked for each
+    word (``attention``, (len(words), h, w) over the encoder's grid) and the image's familiarity."""
+
     text: str
     words: list[str]
     score: float  # length-normalised log-probability (the beam's ranking score)
@@ -145,6 +158,9 @@ class CaptionPredictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> CaptionPredictor:
+        """Load a captioner: ``path`` is a run directory, a ``.pt`` checkpoint, a packed
+        ``.safetensors`` file or a shipped model's name; ``device`` "auto" (cuda > mps > cpu),
+        "cpu", "cuda" or "mps". A file that is not a captioner's raises ``UserError``."""
         ckpt = load_checkpoint(path, task=TASK)
         dev = resolve_device(device)
         try:
@@ -192,7 +208,8 @@ class CaptionPredictor:
         return feats.float()
 
     def familiarities(self, sources: list) -> list[Familiarity | None]:
-        """How familiar each image is to the model (None each for an uncalibrated model)."""
+        """How familiar each image is to the model: one ``Familiarity`` per source (None each
+        for an uncalibrated model)."""
         if self.familiarity is None:
             return [None] * len(sources)
         return self.familiarity(self.features(sources).mean(1))  # (B, D) pooled
@@ -201,7 +218,9 @@ class CaptionPredictor:
     def caption_batch(
         self, sources: list, beam_size: int = 3, n_best: int = 1, max_len: int | None = None
     ) -> list[list[Caption]]:
-        """Per image, the n_best captions, best first (beam_size 1: greedy)."""
+        """Per image (file paths, PIL images or views), its ``n_best`` captions, best first
+        (``beam_size`` 1: greedy), decoded together in one batch; ``max_len`` words at most
+        (default: the checkpoint's)."""
         if beam_size < 1 or not 1 <= n_best <= max(beam_size, 1):
             raise UserError(f"need beam >= 1 and 1 <= n-best <= beam, got {beam_size}/{n_best}")
         feats = self.features(sources)  # (B, S, D)
@@ -221,12 +240,17 @@ class CaptionPredictor:
         return out
 
     def caption(self, source, beam_size: int = 3, n_best: int = 1) -> list[Caption]:
+        """Caption one image (a file path, a PIL image or a ``view``): its ``n_best`` captions,
+        best first (``beam_size`` 1: greedy). A file that is not an image raises ``UserError``."""
         return self.caption_batch([source], beam_size, n_best)[0]
 
     @staticmethod
     def overlays(view: Image.Image, caption: Caption, size: int = 224) -> list[tuple]:
         """One picture per word: the image lit where the model looked (its attention map,
-        smoothly upsampled, as Xu et al. 2015 draw it) and dimmed to a cool dark elsewhere."""
+        smoothly upsampled, as Xu et al. 2015 draw it) and dimmed to a cool dark elsewhere.
+
+        Takes the ``view`` of the image and one of its captions; returns ``(PIL image of
+        size x size, word)`` pairs, none for a model without attention."""
         if caption.attention is None:
             return []
         shade = np.array([0.03, 0.05, 0.12])  # what unattended regions fade to

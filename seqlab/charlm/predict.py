@@ -1,7 +1,9 @@
 """A trained char-LM: sample text from it, score text with it (nats per character).
 
+```bash
 seqlab charlm sample --checkpoint runs/shakespeare --prime "ROMEO:" --length 500
 seqlab charlm evaluate --checkpoint charlm-shakespeare --text input.txt --val-fraction 0.1
+```
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ def evaluate_loss(
     model: CharLM, streams: torch.Tensor, bptt: int, device, precision, show_progress=False
 ) -> float:
     """Mean cross-entropy (nats/char) over all streams, state carried across chunks.
-    ``show_progress``: a tqdm bar on stderr (a terminal only), for the CLI's long evaluations."""
+    ``show_progress``: a tqdm bar on stderr (a terminal only), for the CLI's long evaluations.
+
+    Takes ``streams`` (B, L) of character ids (B parallel streams, read ``bptt`` steps at a time)
+    and a ``precision`` for autocast ("fp32", "bf16", ...); returns nats per character."""
     model.eval()
     total, count, state = 0.0, 0, None
     chunks = iter_chunks(streams, bptt)
@@ -51,6 +56,9 @@ class CharLMPredictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> CharLMPredictor:
+        """Load a char-LM: ``path`` is a run directory, a ``.pt`` checkpoint, a packed
+        ``.safetensors`` file or a shipped model's name; ``device`` "auto" (cuda > mps > cpu),
+        "cpu", "cuda" or "mps". A file that is not a char-LM's raises ``UserError``."""
         ckpt = load_checkpoint(path, task=TASK)
         dev = resolve_device(device)
         model = CharLM(CharLMConfig(**ckpt["model_config"]))
@@ -67,6 +75,10 @@ class CharLMPredictor:
         top_p: float = 1.0,
         seed: int | None = None,
     ) -> str:
+        """Generate ``length`` characters after ``prime`` (which must use the model's characters);
+        returns the prime and the generated text. ``temperature`` 0 is greedy; ``top_k`` (0: all)
+        and ``top_p`` (1: all) narrow the choices; the same ``seed``, the same text (None: torch's
+        global generator). A negative length or temperature raises ``UserError``."""
         if length < 0:
             raise UserError(f"--length must be >= 0, got {length}")
         if temperature < 0:
@@ -84,7 +96,8 @@ class CharLMPredictor:
 
     @torch.no_grad()
     def loss(self, text: str, bptt: int = 256, show_progress: bool = False) -> float:
-        """Mean negative log-likelihood of ``text`` in nats per character."""
+        """Mean negative log-likelihood of ``text`` in nats per character, read as one stream in
+        chunks of ``bptt`` characters with the state carried. Returns the mean (a float)."""
         ids = self.vocab.encode(text, what="the evaluation text")
         if ids.numel() < 2:
             raise UserError("the evaluation text needs at least 2 characters")

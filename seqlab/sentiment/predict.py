@@ -67,6 +67,9 @@ class SentimentPredictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> SentimentPredictor:
+        """Load a classifier: ``path`` is a run directory, a ``.pt`` checkpoint, a packed
+        ``.safetensors`` file or a shipped model's name; ``device`` "auto" (cuda > mps > cpu),
+        "cpu", "cuda" or "mps". A file that is not a classifier's raises ``UserError``."""
         ckpt = load_checkpoint(path, task=TASK)
         dev = resolve_device(device)
         model = TextClassifier(ClassifierConfig(**ckpt["model_config"]))
@@ -118,6 +121,10 @@ class SentimentPredictor:
         ]
 
     def evaluate(self, data: Labelled) -> dict:
+        """Score the model on labelled texts (``seqlab.data.labelled.Labelled``). Returns a dict:
+        accuracy (a fraction), macro_f1, confusion (rows: true class), n, labels, and the
+        accuracy in percent on the texts with a negation word ("negation") and without it
+        ("no_negation"), each {"n", "accuracy"}. Labels the model lacks raise ``UserError``."""
         unknown = sorted(set(data.labels) - set(self.labels))
         if unknown:
             raise UserError(
@@ -233,6 +240,8 @@ class SentimentPredictor:
         return spans, label
 
     def describe(self) -> str:
+        """One line on the model in use (layers, cell, pooling, tokens, classes, training data
+        and dev accuracy), for pages and logs."""
         m, metrics = self.info.get("model_config", {}), self.info.get("metrics", {})
         kind = ("bi" if m.get("bidirectional") else "") + str(m.get("cell", "?")).upper()
         text = (

@@ -41,6 +41,7 @@ def corpus_bleu(hypotheses: list[str], references: list[str]) -> dict:
 
 
 def max_output_len(source_len: int) -> int:
+    """The most target tokens a source of ``source_len`` tokens may get: 1.5 x its length + 10."""
     return int(1.5 * source_len + 10)
 
 
@@ -56,7 +57,10 @@ def translate_ids(
 ) -> list[list[Hypothesis]]:
     """Decode every source (token ids) in length-sorted batches; results in input order.
     beam_size 1 is greedy search. Each output may be 1.5 x its source + 10 tokens long, so a
-    sentence decodes the same whatever it is batched with."""
+    sentence decodes the same whatever it is batched with.
+
+    Each batch is padded to a (B, S) tensor of ids; returns, per source, its ``n_best``
+    ``seqlab.decoding.Hypothesis`` (target ids, score, log_prob, attention (T, S) or None)."""
     model.eval()
     results: list[list[Hypothesis]] = [[] for _ in sources]
     for idx in bucket_batches([len(s) for s in sources], batch_size):
@@ -80,7 +84,9 @@ def translate_ids(
 
 @torch.no_grad()
 def evaluate_nll(model: Seq2Seq, examples: list, device, batch_size: int = 100) -> float:
-    """Mean negative log-likelihood per target token (with <eos>), no smoothing: log perplexity."""
+    """Mean negative log-likelihood per target token (with <eos>), no smoothing: log perplexity.
+
+    ``examples`` are (source ids, target ids) pairs; returns nats per token (a float)."""
     model.eval()
     total, count = 0.0, 0
     for idx in bucket_batches([len(x) for x, _ in examples], batch_size):
@@ -112,6 +118,9 @@ class Translator:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Translator:
+        """Load a translator: ``path`` is a run directory, a ``.pt`` checkpoint, a packed
+        ``.safetensors`` file or a shipped model's name; ``device`` "auto" (cuda > mps > cpu),
+        "cpu", "cuda" or "mps". A file that is not a translator's raises ``UserError``."""
         ckpt = load_checkpoint(path, task=TASK)
         dev = resolve_device(device)
         model = Seq2Seq(Seq2SeqConfig(**ckpt["model_config"]))
@@ -143,8 +152,10 @@ class Translator:
     def translate(
         self, text: str, beam_size: int = 5, length_penalty: float | None = None, n_best: int = 1
     ) -> dict:
-        """{"translation", "n_best": [(text, score, log_prob)], "source_tokens", "target_tokens",
-        "attention": (T, S) list of lists or None, "unknown": source pieces not in the vocab,
+        """Translate one text with beam search (``beam_size`` 1: greedy; ``length_penalty``
+        None: the model's own). Returns a dict: {"translation", "n_best": [(text, score,
+        log_prob)], "source_tokens", "target_tokens", "attention": (T, S) list of lists or
+        None (T target tokens, S source tokens), "unknown": source pieces not in the vocab,
         "familiarity": Familiarity or None (uncalibrated model), "signals": its raw inputs}."""
         return self.translate_many([text], beam_size, length_penalty, n_best)[0]
 
@@ -192,6 +203,8 @@ class Translator:
         length_penalty: float | None = None,
         batch_size: int = 64,
     ) -> list[str]:
+        """The best translation of each line (no checks, no familiarity: for evaluation), decoded
+        in batches of ``batch_size``; an empty line becomes an empty source."""
         sources = [self.src_tok.encode(s) or [EOS] for s in lines]
         hyps = translate_ids(
             self.model,
