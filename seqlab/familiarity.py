@@ -35,10 +35,14 @@ QUANTILES = 201  # points of the validation distribution kept for the percentile
 
 @dataclass(frozen=True)
 class Familiarity:
+    """How familiar one input is to a model: ``score``, the share (0..1) of validation inputs that
+    look less familiar, and ``in_domain``, False for the ``flag_rate`` least familiar."""
+
     score: float  # share of validation inputs less familiar than this one, 0..1
     in_domain: bool  # False: the model has seen little like it; treat its output as a guess
 
     def to_dict(self) -> dict:
+        """{"score": rounded to 4 decimals, "in_domain": bool}: what ``--json`` outputs carry."""
         return {"score": round(self.score, 4), "in_domain": self.in_domain}
 
     @property
@@ -74,6 +78,8 @@ class Calibration:
 
     @classmethod
     def fit(cls, val_raw, method: str, flag_rate: float = FLAG_RATE) -> Calibration:
+        """Fit on the validation inputs' raw scores ``val_raw`` (N,); ``method`` names the
+        detector (kept for the record); ``flag_rate``: the share of them to flag."""
         val_raw = np.asarray(val_raw, dtype=np.float64)
         qs = np.quantile(val_raw, np.linspace(0, 1, QUANTILES))
         threshold = float(np.quantile(val_raw, flag_rate))
@@ -84,6 +90,7 @@ class Calibration:
         return Familiarity(score, bool(raw >= self.threshold))
 
     def to_dict(self) -> dict:
+        """Plain data for a checkpoint (``from_dict`` reads it back)."""
         return {
             "method": self.method,
             "quantiles": list(self.quantiles),
@@ -93,6 +100,7 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict) -> Calibration:
+        """The calibration ``to_dict`` wrote."""
         return cls(d["method"], tuple(d["quantiles"]), float(d["threshold"]), d["flag_rate"])
 
 
@@ -111,6 +119,8 @@ class NearestNeighbours:
 
     @classmethod
     def fit(cls, x, dim: int = 512, k: int = 1) -> NearestNeighbours:
+        """Fit on the training features ``x`` (N, D): their top ``dim`` principal directions and
+        the bank of projected unit vectors (N, dim) in int8; ``k``: which neighbour scores."""
         from seqlab.packing import quantize_rows
 
         x = torch.as_tensor(x, dtype=torch.float64)  # (N, D)
@@ -133,6 +143,7 @@ class NearestNeighbours:
         return sim.topk(self.k, dim=1).values[:, -1].numpy()
 
     def state(self) -> dict:
+        """The tensors to store: projection (D, d), bank (N, d) int8, bank_scale (N,), and k."""
         return {
             "projection": self.projection,
             "bank": self.bank,
@@ -142,19 +153,22 @@ class NearestNeighbours:
 
     @classmethod
     def from_state(cls, d: dict) -> NearestNeighbours:
+        """The detector ``state`` stored."""
         return cls(d["projection"], d["bank"], d["bank_scale"], d["k"])
 
 
 def fit_nearest(train, val, method: str, dim: int, k: int = 1) -> dict:
     """A checkpoint's ``familiarity`` entry for feature vectors: a NearestNeighbours detector
-    fitted on the training features, calibrated on the validation features."""
+    fitted on the training features ``train`` (N, D), calibrated on the validation features
+    ``val`` (M, D). Returns {"detector": its state, "calibration": the calibration's dict}."""
     detector = NearestNeighbours.fit(train, dim=dim, k=k)
     calibration = Calibration.fit(detector.raw(val), method)
     return {"detector": detector.state(), "calibration": calibration.to_dict()}
 
 
 class FeatureFamiliarity:
-    """A stored ``fit_nearest`` entry as a callable: (N, D) features -> a Familiarity each."""
+    """A stored ``fit_nearest`` entry as a callable: (N, D) features -> a Familiarity each
+    (a list of N)."""
 
     def __init__(self, state: dict):
         self.detector = NearestNeighbours.from_state(state["detector"])
@@ -177,6 +191,8 @@ class GaussianDensity:
 
     @classmethod
     def fit(cls, x, k: int = 128) -> GaussianDensity:
+        """Fit on the training features ``x`` (N, D): their mean (D,), top ``k`` principal
+        directions (k, D) with their variances (k,), and the residual variance."""
         x = torch.as_tensor(x, dtype=torch.float64)  # (N, D)
         mean = x.mean(0)
         centred = x - mean
@@ -197,6 +213,7 @@ class GaussianDensity:
         return (-0.5 * m2).numpy()
 
     def state(self) -> dict:
+        """The tensors to store: mean (D,), components (k, D), variances (k,), the residual."""
         return {
             "mean": self.mean,
             "components": self.components,
@@ -206,6 +223,7 @@ class GaussianDensity:
 
     @classmethod
     def from_state(cls, d: dict) -> GaussianDensity:
+        """The density ``state`` stored."""
         return cls(d["mean"], d["components"], d["variances"], d["residual_variance"])
 
 
@@ -220,18 +238,23 @@ class ZScores:
 
     @classmethod
     def fit(cls, names, val_signals) -> ZScores:
+        """Fit on the validation inputs' signals (N, K), one column per name in ``names``: each
+        column's mean and standard deviation."""
         v = np.asarray(val_signals, dtype=np.float64)  # (N, K)
         return cls(tuple(names), tuple(v.mean(0).tolist()), tuple((v.std(0) + 1e-9).tolist()))
 
     def raw(self, signals) -> np.ndarray:
+        """(N, K) signals (or one row of K) -> (N,) mean z-score (higher: more familiar)."""
         s = np.asarray(signals, dtype=np.float64).reshape(-1, len(self.names))  # (N, K)
         return ((s - np.array(self.means)) / np.array(self.stds)).mean(1)
 
     def to_dict(self) -> dict:
+        """Plain data for a checkpoint (``from_dict`` reads it back)."""
         return {"names": list(self.names), "means": list(self.means), "stds": list(self.stds)}
 
     @classmethod
     def from_dict(cls, d: dict) -> ZScores:
+        """The standardisation ``to_dict`` wrote."""
         return cls(tuple(d["names"]), tuple(d["means"]), tuple(d["stds"]))
 
 
@@ -242,7 +265,9 @@ def max_softmax(logits) -> np.ndarray:
 
 def auroc(familiar, unfamiliar) -> float:
     """The chance that a random in-domain input scores above a random out-of-domain one (ties
-    count half): the area under the ROC curve of the raw score as an in-domain detector."""
+    count half): the area under the ROC curve of the raw score as an in-domain detector.
+
+    Takes the raw scores of the ``familiar`` (N,) and ``unfamiliar`` (M,) inputs; returns 0..1."""
     a = np.asarray(familiar, dtype=np.float64)
     b = np.asarray(unfamiliar, dtype=np.float64)
     both = np.concatenate([a, b])

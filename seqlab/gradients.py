@@ -32,7 +32,7 @@ CSV_COLUMNS = ["cell", "layer", "distance", "grad_norm"]
 
 
 def spectral_radius(w: Tensor) -> float:
-    """Largest |eigenvalue| of a square matrix."""
+    """Largest |eigenvalue| of a square matrix ``w`` (H, H), as a float."""
     return float(torch.linalg.eigvals(w.double()).abs().max())
 
 
@@ -52,6 +52,7 @@ def init_recurrent(
     update-gate bias b_z is set the same way when ``update_bias`` is given: in
     h_t = (1 - z) * n + z * h_{t-1} a z near 1 keeps the state, the forget gate's part (Tallec
     and Ollivier 2018 set both biases from the time span to remember); None keeps torch's init.
+    Changes ``layer`` in place; ``init`` is "default" (keep torch's), "orthogonal" or "identity".
     """
     H = layer.hidden_size
     for name, w in layer.named_parameters():
@@ -76,7 +77,9 @@ def init_recurrent(
 def build_layer(
     cell: str, cfg: TemporalConfig, forget_bias: float = 0.0, update_bias: float | None = None
 ) -> RNNBase:
-    """A scratch-backend layer for ``cell``, initialised by the config's knobs."""
+    """A scratch-backend, batch-first layer for ``cell`` (rnn, rnn_relu, rnn_linear, lstm, gru)
+    with the config's sizes and dtype, initialised by its knobs (``init_recurrent``), keeping its
+    per-step states. Returns the layer."""
     dtype = getattr(torch, cfg.dtype)
     name = "rnn" if cell == "rnn_linear" else cell  # the linear RNN reuses the RNN's parameters
     layer = make_rnn(
@@ -92,6 +95,9 @@ def linear_rnn_forward(layer: RNNBase, x: Tensor, h0: Tensor) -> tuple[Tensor, l
 
     The theory case: with W_hh = rho * Q (Q orthogonal), dL/dh_t = (W_hh^T)^(T-t) dL/dh_T, so
     ||dL/dh_t|| = rho^(T-t) ||dL/dh_T|| exactly.
+
+    Takes ``x`` (B, T, I) and ``h0`` (L, B, H); returns the top layer's states (B, T, H) and,
+    per layer, its T states h_t, each (B, H), which keep their ``.grad`` after backward.
     """
     steps: list[list[Tensor]] = []
     for k in range(layer.num_layers):
@@ -108,10 +114,14 @@ def linear_rnn_forward(layer: RNNBase, x: Tensor, h0: Tensor) -> tuple[Tensor, l
 
 
 def step_grad_norms(layer: RNNBase, x: Tensor, linear: bool = False) -> list[list[float]]:
-    """||dL/dh_t|| for a loss on the last step: norms[layer][distance], distance 0..T.
+    """||dL/dh_t|| for a loss on the last step: ``norms[layer][distance]``, distance 0..T.
 
     The loss is <h_T, v> with a fixed random direction v, so dL/dh_T = v for the top layer.
     Distance T is the initial state h_0 (a zero tensor that asks for its gradient).
+
+    Takes a scratch-backend ``layer`` (batch first) and its input ``x`` (B, T, I); ``linear``
+    runs the layer's weights without a nonlinearity. Returns num_layers lists of T + 1 norms,
+    each the norm over the batch of dL/dh_t, (B, H).
     """
     B, T = x.shape[:2]
     L, H = layer.num_layers, layer.hidden_size
@@ -247,6 +257,8 @@ def temporal_title(cfg: TemporalConfig) -> str:
 
 
 def write_csv(path: str | Path, rows: list[dict], columns: list[str] = CSV_COLUMNS) -> None:
+    """Write ``rows`` (dicts) to ``path`` as CSV with these ``columns`` (other keys are left out),
+    creating its folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:

@@ -130,4 +130,5 @@ def markdown_table() -> str:
 
 
 def weights_dir() -> Path:
+    """The folder the shipped weights files live in (``seqlab/weights/``)."""
     return WEIGHTS_DIR
