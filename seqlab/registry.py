@@ -33,6 +33,10 @@ DEFAULTS = {
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """One shipped model: its file and checksum, and everything its card says (data and licence,
+    the commands that trained, packed and scored it, the test metrics of the shipped file and of
+    the fp32 checkpoint, the machine it trained on, notes, and how its familiarity flag does)."""
+
     name: str
     task: str  # charlm | sentiment | translate | caption: which predictor loads it
     file: str  # under seqlab/weights/
@@ -56,6 +60,7 @@ class ModelEntry:
 
     @property
     def path(self) -> Path:
+        """The weights file: ``seqlab/weights/<file>``."""
         return WEIGHTS_DIR / self.file
 
 
@@ -250,10 +255,13 @@ ENTRIES: dict[str, ModelEntry] = {e.name: e for e in _SHIPPED}
 
 
 def names() -> list[str]:
+    """The shipped models' names, in the registry's order."""
     return list(ENTRIES)
 
 
 def entry(name: str) -> ModelEntry:
+    """The registry entry of the shipped model ``name``; an unknown name raises ``UserError``
+    naming the shipped ones."""
     if name not in ENTRIES:
         known = ", ".join(ENTRIES) or "none"
         raise UserError(f"no shipped model named {name!r} (shipped: {known})")
@@ -279,6 +287,8 @@ def verify(name: str) -> Path:
 
 
 def verify_entry(e: ModelEntry) -> Path:
+    """``verify`` for an entry: its file's path once size and sha256 match; a missing or altered
+    file raises ``UserError`` that says how to restore it."""
     path = e.path
     if not path.is_file():
         raise UserError(f"the weights of {e.name} are missing ({path}); {_restore_hint(path)}")

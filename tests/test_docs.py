@@ -62,10 +62,11 @@ def _api_modules() -> list[str]:
 
 
 def _public(module) -> list[tuple[str, object]]:
-    """A module's public functions and classes (defined there), and their public methods."""
-    out = []
+    """A module's public functions and classes (defined there, or named in its ``__all__``), and
+    their public methods."""
+    out, exported = [], set(getattr(module, "__all__", ()))
     for name, obj in vars(module).items():
-        own = getattr(obj, "__module__", None) == module.__name__
+        own = getattr(obj, "__module__", None) == module.__name__ or name in exported
         if name.startswith("_") or not own or not (inspect.isfunction(obj) or inspect.isclass(obj)):
             continue
         out.append((name, obj))
