@@ -31,7 +31,8 @@ Also printed: this machine's fp32/bf16 matmul peak and the GFLOP/s of each varia
 matmuls (3 x 2 x G*H*(I+H) per token and layer: forward, two backward products) as a share of it.
 Run it on an idle machine. "copies" counts cuDNN's "weights are not part of single contiguous
 chunk" warnings per variant (one per call that copied the weights; 0 expected). Where a CPU has no
-bf16 LSTM kernel, torch.nn's bf16 LSTM fails (its row says so) and seqlab's runs in fp32 (*).
+bf16 LSTM kernel (seqlab.hardware probes it), torch.nn's bf16 LSTM is not run (one line says so)
+and seqlab's runs in fp32 (*); "% peak" is "-" where the peak bounds nothing (pct_of_peak).
 """
 
 from __future__ import annotations
@@ -74,19 +75,29 @@ def precision_of(variant: str) -> str:
     return "bf16" if variant.endswith("bf16") else "fp32"
 
 
-def matmul_peak(dtype: torch.dtype, device: torch.device, reps: int = 5) -> float:
-    """Best GFLOP/s of an n x n x n matmul (n = 2048 on CPU, 8192 on a GPU)."""
-    n = 8192 if device.type == "cuda" else 2048
-    a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
+def _matmul_s(a: torch.Tensor, b: torch.Tensor, device: torch.device) -> float:
+    _sync(device)
+    t = time.perf_counter()
     a @ b
-    best = 0.0
-    for _ in range(reps):
-        _sync(device)
-        t = time.perf_counter()
-        a @ b
-        _sync(device)
-        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
-    return best
+    _sync(device)
+    return time.perf_counter() - t
+
+
+def matmul_peak(dtype: torch.dtype, device: torch.device, reps: int = 5, slow_s=0.25) -> float:
+    """Best GFLOP/s of an n x n x n matmul, n = 2048 on CPU (8192 on a GPU): n doubles from 256
+    while one product takes under ``slow_s``, so that a dtype the CPU emulates (bf16 without
+    AVX512-BF16: under 1 GFLOP/s) is measured in seconds where n = 2048 took minutes."""
+    top, n = (8192 if device.type == "cuda" else 2048), 256
+    while True:
+        a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
+        a @ b  # the kernel is built on the first call
+        best = _matmul_s(a, b, device)
+        if best > slow_s or n >= top:
+            break
+        n *= 2
+    if best <= slow_s:
+        best = min([best] + [_matmul_s(a, b, device) for _ in range(reps - 1)])
+    return 2 * n**3 / best / 1e9
 
 
 class Baseline(nn.Module):
@@ -218,8 +229,8 @@ def run_child(a: argparse.Namespace, variant: str, cell: str, hidden: int) -> di
     opts |= {"--repeats": a.repeats, "--device": a.device}
     cmd = [sys.executable, __file__, "--child", f"{variant}:{cell}:{hidden}", "--no-interleave"]
     res = subprocess.run(cmd + [str(s) for kv in opts.items() for s in kv], capture_output=True)
-    if res.returncode != 0:
-        return {"error": res.stderr.decode().strip()[-200:]}
+    if res.returncode != 0:  # the exception's own line, not the traceback around it
+        return {"error": (res.stderr.decode().strip().splitlines() or ["?"])[-1][:200]}
     return json.loads(res.stdout.decode().strip().splitlines()[-1])
 
 
@@ -243,7 +254,7 @@ def run_interleaved(variants, cell, hidden, batch, bptt, steps, repeats, device)
     for v in variants:
         try:
             fns[v], results[v] = prepare(v, cell, hidden, batch, bptt, device)
-        except RuntimeError as e:  # torch.nn's bf16 LSTM on a CPU without the oneDNN kernel
+        except RuntimeError as e:  # reported on the variant's row; the others still run
             results[v] = {"error": str(e).strip().splitlines()[0][:200]}
     ready = list(fns)
     for r in range(repeats):
@@ -287,9 +298,31 @@ def make_row(cell, hidden, variant, results, batch, bptt, peak) -> dict:
         "tokens_per_s": statistics.median(tok),
         "tokens_per_s_rounds": tok,
         "gflops": gflops,
-        "pct_peak": 100 * gflops / peak[precision_of(variant)],
+        "pct_peak": pct_of_peak(gflops, peak[precision_of(variant)]),
         **{k: r[k] for k in ("peak_mem_mb", "warmup_s", "weight_copies")},
     }
+
+
+def pct_of_peak(gflops: float, peak: float) -> float | None:
+    """``gflops`` as a percentage of the matmul peak, or None (printed "-") where that peak bounds
+    nothing: under 1 GFLOP/s (a dtype the CPU emulates, as bf16 without AVX512-BF16; the share
+    printed 7171%) or below the row's own rate (a bf16 row whose layers ran in fp32, *)."""
+    pct = 100 * gflops / peak if peak >= 1 else None
+    return pct if pct is not None and pct <= 100 else None
+
+
+def gflops_text(x: float) -> str:
+    """A GFLOP/s figure: whole numbers, two digits under 10 (an emulated 0.4 printed as 0)."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
+def torch_lacks_bf16(variant: str, cell: str, device: torch.device) -> bool:
+    """True where ``variant`` runs torch.nn's layer under bf16 autocast on a CPU whose oneDNN has
+    no bf16 kernel for ``cell`` (the LSTM without AVX512-BF16): the probe that makes the fused
+    rows run in fp32 (*) answers for torch.nn's layer too, which calls the same kernel."""
+    torch_layer = variant.startswith(("torchnn", "baseline"))
+    bf16_cpu = precision_of(variant) == "bf16" and device.type == "cpu"
+    return torch_layer and bf16_cpu and not hardware.fused_bf16_ok(MODES[cell])
 
 
 def format_ratio(row: dict) -> str:
@@ -323,15 +356,16 @@ def label_of(variant: str, cell: str, device: torch.device) -> str:
 
 def print_row(row: dict, label: str) -> None:
     mem = "-" if row["peak_mem_mb"] is None else f"{row['peak_mem_mb']:.0f}"
+    pct = "-" if row["pct_peak"] is None else f"{row['pct_peak']:.1f}"
     print(
         f"{row['cell']:5} {row['hidden']:4d} {label:17} {row['tokens_per_s']:9.0f} "
         f"{format_ratio(row):>18} {row['vs'] or '-':13} {row['gflops']:8.1f} "
-        f"{row['pct_peak']:7.1f} {mem:>7} {row['weight_copies']:6d}",
+        f"{pct:>7} {mem:>7} {row['weight_copies']:6d}",
         flush=True,
     )
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cells", default="rnn,lstm,gru")
     p.add_argument("--sizes", default="256,512")
@@ -351,7 +385,7 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--json", help="also write the rows here")
     p.add_argument("--child", help=argparse.SUPPRESS)
-    a = p.parse_args()
+    a = p.parse_args(argv)
     if a.variants and (bad := set(a.variants.split(",")) - {*CPU_VARIANTS, "baseline_bf16"}):
         p.error(f"--variants: unknown {','.join(sorted(bad))}; see the module docstring")
     cuda = a.device == "cuda"
@@ -362,8 +396,8 @@ def parse_args() -> argparse.Namespace:
     return a
 
 
-def main() -> None:
-    a = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
     device = hardware.bench_device(a.device)
     if a.child:  # inside the per-variant subprocess
         v, cell, h = a.child.split(":")
@@ -375,18 +409,23 @@ def main() -> None:
     peak = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
     print(
         f"matmul peak on {a.device} ({torch.get_num_threads()} CPU threads): fp32 "
-        f"{peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s"
+        f"{gflops_text(peak['fp32'])} GFLOP/s, bf16 {gflops_text(peak['bf16'])} GFLOP/s"
     )
     print_header(a.interleave, a.steps, a.repeats)
     rows, labels = [], set()
     for cell in a.cells.split(","):
+        runnable = [v for v in variants if not torch_lacks_bf16(v, cell, device)]
         for h in map(int, a.sizes.split(",")):
             if a.interleave:
                 args = (a.batch_size, a.bptt, a.steps, a.repeats, device)
-                results = run_interleaved(variants, cell, h, *args)
+                results = run_interleaved(runnable, cell, h, *args)
             else:
-                results = {v: run_child(a, v, cell, h) for v in variants}
+                results = {v: run_child(a, v, cell, h) for v in runnable}
             for v in variants:
+                if v not in runnable:
+                    print(f"{cell:5} {h:4d} {v:17} not run: torch.nn has no bf16 {cell.upper()} "
+                          "on this CPU (oneDNN; the fused rows run it in fp32, *)")  # fmt: skip
+                    continue
                 if "error" in results[v]:
                     print(f"{cell:5} {h:4d} {v:17} failed: {results[v]['error']}")
                     continue
