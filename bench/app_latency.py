@@ -31,34 +31,40 @@ from seqlab.registry import DEFAULTS
 APPS = ("caption", "sentiment", "translate", "gradients")
 
 
+# Each builder makes the page as the app's main() makes it, from the app's own loader and
+# build_demo, and sends the page's examples with the page's starting settings (the app's own
+# constants), so that a change in an app shows up here, or in tests/test_bench_smoke.py.
+
+
 def sentiment_app(checkpoint: str | None):
-    from apps.sentiment_demo import CACHE, EXAMPLES, build_demo, load_predictor
+    from apps.sentiment_demo import CACHE, EXAMPLES, METHODS, build_demo, load_predictor
 
     predictor, about = load_predictor(checkpoint or DEFAULTS["sentiment"], 120.0, CACHE)
-    requests = [(row[0], "integrated gradients") for row in EXAMPLES]  # the page's default
+    requests = [(row[0], next(iter(METHODS))) for row in EXAMPLES]  # the page's first method
     return build_demo(predictor, about), "/classify", requests
 
 
 def translate_app(checkpoint: str | None):
-    from apps.translate_demo import CACHE, build_demo, load_translator
+    from apps.translate_demo import BEAM, CACHE, N_BEST, build_demo, load_translator
 
     translator, about, examples = load_translator(checkpoint or DEFAULTS["translate"], 2.0, CACHE)
-    requests = [(row[0], 5, translator.length_penalty, 3) for row in examples]  # page defaults
+    requests = [(row[0], BEAM, translator.length_penalty, N_BEST) for row in examples]
     return build_demo(translator, about, examples), "/translate", requests
 
 
 def caption_app(checkpoint: str | None):
     from gradio_client import handle_file
 
-    from apps.caption_demo import build_demo, load_predictor
+    from apps import caption_demo as app
     from seqlab.caption.predict import scene_examples
 
-    predictor, examples, notice = load_predictor(
+    # load_predictor gives the predictor and build_demo's keyword arguments, as main() uses them
+    predictor, page = app.load_predictor(
         checkpoint or DEFAULTS["caption"], "data/cache/caption-demo"
     )
-    images = examples or scene_examples(tempfile.mkdtemp(prefix="app_latency_"), n=8)
-    requests = [(handle_file(path), 3, 3) for path in images]
-    return build_demo(predictor, examples, notice), "/caption", requests
+    images = page.get("examples") or scene_examples(tempfile.mkdtemp(prefix="app_latency_"), n=8)
+    requests = [(handle_file(path), app.BEAM, app.N_BEST) for path in images]
+    return app.build_demo(predictor, **page), "/caption", requests
 
 
 def gradients_app(checkpoint: str | None):

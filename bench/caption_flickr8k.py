@@ -28,6 +28,7 @@ from seqlab.caption.train import train
 from seqlab.config import OptimConfig
 from seqlab.data.captions import load_caption_set
 from seqlab.data.features import cache_key, cached_features, read_meta
+from seqlab.errors import UserError
 from seqlab.models.configs import CaptionerConfig
 from seqlab.models.encoders import EncoderConfig, ImageEncoder
 from seqlab.strictjson import dumps
@@ -112,7 +113,14 @@ def run_model(args, name: str, attention: bool, minutes: float) -> dict:
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
+    try:
+        run(parse_args(argv))
+    except UserError as e:  # a missing or malformed --root: one line, not a traceback
+        raise SystemExit(f"caption_flickr8k: error: {e}") from None
+
+
+def run(args: argparse.Namespace) -> None:
+    """Extract, train both models on the budget's shares, score them on test, print a table."""
     print(hardware.describe(args.device), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:

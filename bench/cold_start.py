@@ -120,7 +120,8 @@ def launch_once(photo: Path, timeout: float, checkpoint: str | None, fresh_env=N
         wait_for_page(url, proc, timeout)
         page_s = time.perf_counter() - t0
         client = Client(url, verbose=False)
-        hero, _, _ = client.predict(handle_file(str(photo)), 3, 1, api_name="/caption")
+        # the caption hero is the first output, whatever else the page returns beside it
+        hero = client.predict(handle_file(str(photo)), 3, 1, api_name="/caption")[0]
         caption_s = time.perf_counter() - t0
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # uv run and the demo it started
