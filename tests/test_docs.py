@@ -32,6 +32,15 @@ def test_ci_runs_the_readme_test_command():
     assert "uv run pytest" in readme and "uv run pytest" in ci
 
 
+def test_the_readme_links_point_at_files_that_exist():
+    """mkdocs checks the site's links; the README is outside it, so its links are checked here."""
+    text = (ROOT / "README.md").read_text()
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text)]
+    local = [t for t in targets if t and not re.match(r"[a-z]+:", t)]
+    assert local, "the README links into the docs"
+    assert not [t for t in local if not (ROOT / t).exists()]
+
+
 def test_nothing_links_to_a_readme_anchor():
     """The README's sections moved to the docs: a `README.md#section` link would be dead."""
     texts = [*ROOT.glob("docs/**/*.md"), *ROOT.glob("seqlab/**/*.py"), *ROOT.glob("apps/**/*")]
