@@ -462,3 +462,41 @@ def test_translate_and_sentiment_pages_open_answered_and_examples_run(page, shot
         expect(spans).to_contain_text("forgettable")
         expect(spans).not_to_contain_text("gripping")
         snap(page, shots, "sentiment-0b-example-clicked")
+
+
+def test_sentiment_app_reads_word_by_word(page, shots):
+    """Issue 34, item 2, with the shipped model: the first screen shows P(positive) after each
+    token of the first example and of a pair that differs in one word, "not" outlined, with a
+    note from the model's own figures, and no click. A typed text and another pair are read
+    too. The first screenshot is docs/screenshots/sentiment-word-by-word.png."""
+    from apps import sentiment_demo as app
+    from seqlab import pretrained
+
+    if "sentiment-sst2" not in pretrained.ENTRIES:
+        pytest.skip("the sentiment classifier is not shipped in this checkout")
+    predictor, about = app.load_predictor("sentiment-sst2", 0, app.CACHE)
+    with served(app.build_demo(predictor, about)) as url:
+        page.goto(url)
+        reading, pair = page.locator(".sl-reading"), page.locator(".sl-pair")
+        tokens, _ = predictor.prefix_probs(app.EXAMPLES[0][0])
+        expect(reading.locator(".sl-cell")).to_have_count(len(tokens))
+        expect(pair.locator(".sl-cell[data-token='\u2581not']")).to_have_css("font-weight", "700")
+        note = page.get_by_text(re.compile(r"^The edit (turns|does not turn) the model's answer"))
+        expect(note).to_contain_text(re.compile(r"At not P\(positive\) goes from [0-9.]+ to"))
+        for shown in (reading, pair, note):
+            expect(shown).to_be_in_viewport()
+        page.screenshot(path=shots / "sentiment-word-by-word.png", animations="disabled")
+
+        text = "the story is never dull ."
+        page.get_by_label("Text").fill(text)
+        page.get_by_role("button", name="Classify").click()
+        tokens, rows = predictor.prefix_probs(text)
+        never = reading.locator(f".sl-cell[data-token='{tokens[3]}']")
+        expect(never).to_have_attribute("data-p", f"{rows[3]['positive']:.4f}")
+        expect(reading.locator(".sl-cell")).to_have_count(len(tokens))
+
+        page.get_by_label("A pair that differs in a word").click()
+        page.get_by_role("option", name="sweet / too sweet").click()
+        expect(pair.locator(".sl-cell[data-token='\u2581too']")).to_have_css("font-weight", "700")
+        expect(note).to_contain_text(re.compile(r"At too P\(positive\) goes from [0-9.]+ to"))
+        snap(page, shots, "sentiment-4-word-by-word-pair")

@@ -1,9 +1,12 @@
-"""The sentiment demo through gradio_client: predictions, attributions and bad input, against a
-demo launched in-process on a tiny model trained in seconds by the demo's own offline trainer."""
+"""The sentiment demo through gradio_client: predictions, attributions, the reading word by word
+and bad input, against a demo launched in-process on a tiny model trained in seconds by the
+demo's own offline trainer."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +48,12 @@ def client(predictor):
 
 def _classify(client, text, method="integrated gradients"):
     return client.predict(text, method, api_name="/classify")
+
+
+def _cells(shown: str) -> list[tuple[str, float]]:
+    """(token, probability) of each cell of a word-by-word view, in page order."""
+    found = re.findall(r'data-token="([^"]*)" data-p="([0-9.]+)"', shown)
+    return [(html.unescape(t), float(p)) for t, p in found]
 
 
 @pytest.mark.parametrize("method", ["integrated gradients", "occlusion"])
@@ -119,3 +128,70 @@ def test_app_main_rejects_a_bad_checkpoint(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         app.main(["--checkpoint", str(tmp_path / "bad.pt")])
     assert e.value.code == 1 and "corrupt or not a checkpoint" in capsys.readouterr().err
+
+
+def _reading(predictor, text: str) -> list[tuple[str, float]]:
+    """The expected cells: each token and P(positive) after it, from the predictor."""
+    tokens, rows = predictor.prefix_probs(text)
+    return [(t, pytest.approx(r["positive"], abs=1e-4)) for t, r in zip(tokens, rows, strict=True)]
+
+
+def test_the_reading_word_by_word_follows_each_classification(client, predictor):
+    """Issue 34, item 2: /read_text, chained after /classify (and after Enter and the examples),
+    shows P(positive) after each token of the text, as the predictor's prefix_probs computes it;
+    a long text is read up to READ_TOKENS, and says so."""
+    app = _load_app()
+    text = "slow start but a wonderful ending"
+    assert _cells(client.predict(text, api_name="/read_text")) == _reading(predictor, text)
+    assert not client.predict("   ", api_name="/read_text")
+    long = client.predict("good " * 1000, api_name="/read_text")
+    assert len(_cells(long)) == app.READ_TOKENS and f"the first {app.READ_TOKENS} tokens" in long
+    deps = client.config["dependencies"]
+    for name, after in (("read_text", "classify"), ("read_example", "classify_example")):
+        (read,) = [d for d in deps if d["api_name"] == name]
+        (before,) = [d for d in deps if d["id"] == read["trigger_after"]]
+        assert before["api_name"] == after
+
+
+def test_the_page_opens_with_the_reading_and_a_pair(predictor):
+    """The first screen shows the first example's reading and the first pair's, the word that
+    differs outlined, and what the pair shows in words, without a click."""
+    app = _load_app()
+    with served_client(app.build_demo(predictor, "a tiny test model")) as client:
+        reading = _props(client, "the text, word by word")["value"]
+        pair = _props(client, "the pair, word by word")["value"]
+        note = _props(client, "what the pair shows")["value"]
+    assert _cells(reading) == _reading(predictor, app.EXAMPLES[0][0])
+    first, second, _ = next(iter(app.PAIRS.values()))
+    assert "not" in second.split() and "not" not in first.split()
+    assert _cells(pair) == _reading(predictor, first) + _reading(predictor, second)
+    (outlined,) = re.findall(r'data-token="([^"]*)"[^>]*outline:', pair)
+    assert outlined == "not" and "At **not** P(positive) goes from" in note
+
+
+def test_another_pair_is_read_and_described_with_the_model_figures(client, predictor):
+    """/read_pair: the chosen pair's readings, and a note from this model's own figures: where
+    it ends on each sentence and whether the edit turns its answer."""
+    app = _load_app()
+    choice = "sweet / too sweet"
+    first, second, reader = app.PAIRS[choice]
+    shown, note = client.predict(choice, api_name="/read_pair")
+    assert _cells(shown) == _reading(predictor, first) + _reading(predictor, second)
+    pa, pb = (predictor.predict([t])[0] for t in (first, second))
+    figures = f"(P(positive) {pa['probs']['positive']:.2f}, then {pb['probs']['positive']:.2f})"
+    assert f"**{pa['label']}**, then **{pb['label']}** {figures}" in note
+    assert f"a reader says {reader[0]}, then {reader[1]}" in note
+    assert ("does **not** turn" in note) == (pa["label"] == pb["label"])
+    assert "At **too** P(positive) goes from" in note
+
+
+def test_the_pair_note_says_whether_the_edit_turns_the_answer():
+    app = _load_app()
+    neg, pos = {"negative": 0.9, "positive": 0.1}, {"negative": 0.2, "positive": 0.8}
+    reader = ("negative", "positive")
+    turned = app.pair_note((neg, pos), "positive", "", reader)
+    assert turned.startswith("The edit turns the model's answer: **negative**, then **positive**")
+    same = app.pair_note((neg, neg), "positive", "", reader)
+    assert "does **not** turn" in same and "a reader says negative, then positive" in same
+    other = app.pair_note(({"a": 0.6, "b": 0.4}, {"a": 0.3, "b": 0.7}), "b", "", reader)
+    assert "a reader says" not in other  # not the model's classes
