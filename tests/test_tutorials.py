@@ -41,6 +41,15 @@ def run_page(page: Path, folder: Path) -> None:
         exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)
 
 
+def check_figures(text: str, folder: Path) -> list[str]:
+    """The figures the page shows, after checking that its run in ``folder`` drew exactly those."""
+    shown = set(FIGURE.findall(text))
+    drawn = {str(p.relative_to(folder)) for p in (folder / "figures").glob("*.png")}
+    assert shown <= drawn, f"the page shows figures its code does not draw: {sorted(shown - drawn)}"
+    assert drawn <= shown, f"the page draws figures it does not show: {sorted(drawn - shown)}"
+    return sorted(shown)
+
+
 def test_the_six_tutorials_are_there_and_the_index_links_them():
     assert [p.name[:2] for p in PAGES] == ["01", "02", "03", "04", "05", "06"]
     index = (TUTORIALS / "index.md").read_text()
@@ -53,6 +62,23 @@ def test_code_blocks_are_found_with_their_lines():
     assert code_blocks(text) == [(3, "x = 1\n"), (10, "y = 2\n")]
 
 
+def test_a_figure_the_code_does_not_draw_fails(tmp_path):
+    page = tmp_path / "page.md"
+    draws_a = "```python\nfrom pathlib import Path\nPath('figures').mkdir()\n"
+    draws_a += "Path('figures/a.png').write_bytes(b'')\n```\n"
+    page.write_text(draws_a + "![a](figures/a.png) ![b](figures/b.png)\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(run)
+        run_page(page, run)
+    with pytest.raises(AssertionError, match="figures/b.png"):  # shown, never drawn
+        check_figures(page.read_text(), run)
+    assert check_figures("![a](figures/a.png)", run) == ["figures/a.png"]
+    with pytest.raises(AssertionError, match="figures/a.png"):  # drawn, never shown
+        check_figures("no figures", run)
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_tutorial_runs_and_draws_its_figures(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -62,9 +88,5 @@ def test_tutorial_runs_and_draws_its_figures(page, tmp_path, monkeypatch):
     text = page.read_text()
     assert code_blocks(text), f"{page.name} has no ```python block"
     run_page(page, tmp_path)
-    shown = set(FIGURE.findall(text))
-    drawn = {str(p.relative_to(tmp_path)) for p in (tmp_path / "figures").glob("*.png")}
-    assert shown <= drawn, f"{page.name} shows figures its code does not draw: {shown - drawn}"
-    assert drawn <= shown, f"{page.name} draws figures it does not show: {drawn - shown}"
-    for name in sorted(drawn):
+    for name in check_figures(text, tmp_path):
         shutil.copyfile(tmp_path / name, TUTORIALS / name)
