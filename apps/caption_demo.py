@@ -133,7 +133,7 @@ def make_caption_fn(predictor: CaptionPredictor):
         how = "greedy" if beam == 1 else f"beam {beam}"
         score = f"{how} · score {best.score:.2f} · log-prob {best.log_prob:.2f}"
         if best.familiarity is not None:
-            score += f" · familiarity {100 * best.familiarity.score:.0f}%"
+            score += f" · familiarity {best.familiarity.percent}"
         frames = attention_html(predictor.overlays(view, best))
         note = unfamiliar_sentence(predictor, best.familiarity)
         return _hero(best.text or "(no words)", score, unfamiliar=note), rows, frames

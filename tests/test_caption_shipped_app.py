@@ -18,6 +18,7 @@ from test_caption_app import load_app
 
 from seqlab import pretrained
 from seqlab.cli import main
+from seqlab.familiarity import Familiarity
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "apps" / "examples"
 
@@ -69,8 +70,8 @@ def test_app_and_cli_give_one_caption_and_one_score(shipped, tmp_path, capsys):
         name, (text, score), fam = Path(path).name, _best(record), record["familiarity"]
         assert table["data"][0][1] == text, name
         assert table["data"][0][2] == pytest.approx(score, abs=6e-4), name  # 3 and 4 decimals
-        shown = float(re.search(r"familiarity (\d+)%", hero).group(1))
-        assert abs(shown - 100 * fam["score"]) <= 0.51, name
+        shown = re.search(r"familiarity ([\d.]+%)", hero).group(1)
+        assert shown == Familiarity(fam["score"], fam["in_domain"]).percent, name  # one rounding
         assert ("cap-unfamiliar" in hero) == (not fam["in_domain"]), name
 
 
@@ -93,3 +94,16 @@ def test_the_page_shows_only_familiar_photos_as_like_its_training_data(shipped):
     assert page["examples"]
     flagged = [p for p in page["examples"] if not shipped.caption(p)[0].familiarity.in_domain]
     assert not flagged, [Path(p).name for p in flagged]
+
+
+def test_the_status_line_and_the_warning_round_familiarity_alike(shipped):
+    """#32 item 8: the score beside the caption and the warning above it print one figure
+    (Familiarity.percent), also below 1% where whole percents would say 0%."""
+    app = load_app()
+    _, unfamiliar = app.example_photos()
+    caption = app.make_caption_fn(shipped)
+    heroes = caption(unfamiliar, [3] * len(unfamiliar), [1] * len(unfamiliar))[0]
+    for path, hero in zip(unfamiliar, heroes, strict=True):
+        fam = shipped.caption(path)[0].familiarity
+        assert f"familiarity {fam.percent}" in hero, Path(path).name
+        assert fam.percent in app.unfamiliar_sentence(shipped, fam), Path(path).name
