@@ -115,3 +115,19 @@ def test_a_100_mb_text_costs_at_most_three_times_its_size_in_memory(tmp_path):
     extra = peak_rss_mb(big, tmp_path / "big_run") - peak_rss_mb(tiny, tmp_path / "tiny_run")
     assert extra <= 3 * size_mb, f"{extra:.0f} MB above the tiny run for a {size_mb:.0f} MB text"
     assert resource  # the child measures itself
+
+
+def test_a_cache_cut_off_before_its_description_is_rebuilt_not_misread(tmp_path):
+    """A build that dies between the new ids and their tokens.json leaves no stale description
+    that a later run with the first settings would take for theirs."""
+    p = tmp_path / "zh.txt"
+    p.write_text("天地玄黄" * 50 + "宇宙洪荒", encoding="utf-8")
+    run = tmp_path / "run"
+    whole = load_tokens(p, run, max_vocab=100)
+    (run / f"tokens.{os.getpid()}.tmp.json").mkdir()  # the description cannot be written
+    with pytest.raises(UserError, match="cannot write the token cache"):
+        load_tokens(p, run, max_vocab=3)  # new ids written, in a smaller vocabulary
+    (run / f"tokens.{os.getpid()}.tmp.json").rmdir()
+    again = load_tokens(p, run, max_vocab=100)
+    assert again.chars == whole.chars
+    assert np.array_equal(np.asarray(again.ids), np.asarray(whole.ids))

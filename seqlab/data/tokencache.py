@@ -152,6 +152,8 @@ def _build(p: Path, folder: Path, key: dict, max_vocab: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"tokens.{os.getpid()}.tmp.npy"
     tokens = encode_chunks(lambda: iter_text(p), max_vocab, tmp, name=str(p))
+    # the old description goes first: beside the new ids it would pass for their vocabulary
+    (folder / "tokens.json").unlink(missing_ok=True)
     os.replace(tmp, folder / "tokens.npy")
     meta = {"key": key, "chars": tokens.chars, "unknown": tokens.unknown,
             "unknown_distinct": tokens.unknown_distinct, "n": len(tokens)}  # fmt: skip
