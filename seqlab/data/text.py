@@ -26,13 +26,18 @@ def open_utf8(p: Path, errors: str = "strict", newline: str | None = None):
     return open(p, encoding="utf-8-sig", errors=errors, newline=newline)  # noqa: SIM115
 
 
-def read_text(path: str | Path, max_bytes: int = 1 << 31) -> str:
-    """Read a UTF-8 text file; every failure becomes one clear sentence naming the file."""
-    p = Path(path)
+def check_file(p: Path) -> None:
+    """One line for a text path that is missing or a folder."""
     if not p.exists():
         raise UserError(f"text file not found: {p}")
     if p.is_dir():
         raise UserError(f"{p} is a directory; give a text file")
+
+
+def read_text(path: str | Path, max_bytes: int = 1 << 31) -> str:
+    """Read a UTF-8 text file; every failure becomes one clear sentence naming the file."""
+    p = Path(path)
+    check_file(p)
     try:
         raw = p.read_bytes()
     except OSError as e:

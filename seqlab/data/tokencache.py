@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqlab.data.text import check_file
 from seqlab.errors import UserError
 
 UNK = "\ufffd"  # the replacement character: where a character past --max-vocab went
@@ -37,16 +38,6 @@ class TokenCache:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-
-def check_file(p: Path) -> None:
-    """One line for a text path that is missing, a folder or unreadable."""
-    if not p.exists():
-        raise UserError(f"text file not found: {p}")
-    if p.is_dir():
-        raise UserError(f"{p} is a directory; give a text file")
-    if not os.access(p, os.R_OK):
-        raise UserError(f"cannot read {p}: permission denied")
 
 
 def iter_text(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
