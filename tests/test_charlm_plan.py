@@ -50,6 +50,18 @@ def test_dropout_follows_the_epochs_the_budget_buys():
     assert big_text.epochs < 1 < small_text.epochs
 
 
+def test_a_fast_device_on_a_small_text_is_capped_by_the_data_and_regularised():
+    """A GPU-like speed buys hundreds of epochs of a 1 MB text: the size stops at
+    MAX_PARAMS_PER_CHAR parameters per character, and the shipped GPU recipe's dropout and weight
+    dropout regularise it."""
+    plan = P.choose(speeds(1e4), 300, 1_000_000, V)
+    assert plan.params <= P.MAX_PARAMS_PER_CHAR * 1_000_000
+    bigger = [s for s in P.LADDER if P.param_count(*s, 64, V) > plan.params]
+    assert bigger and all(P.param_count(*s, 64, V) > 4_000_000 for s in bigger)
+    assert plan.epochs > 20 and (plan.dropout, plan.weight_dropout) == (0.5, 0.25)
+    assert "weight dropout 0.25" in plan.line()
+
+
 def test_explicit_settings_win_and_fix_the_ladder():
     assert P.fixed_sizes({"hidden_size": 100}) == [(2, 100), (3, 100)]
     assert P.fixed_sizes({"num_layers": 1, "hidden_size": 100}) == [(1, 100)]
@@ -104,7 +116,7 @@ def test_each_validation_prints_and_logs_a_fixed_seed_sample(tmp_path, text_file
     argv = ["charlm", "train", "--text", str(text_file), "--out", str(out), "--max-steps", "6",
             "--eval-every", "3", "--precision", "fp32", "--hidden-size", "16",
             "--num-layers", "1", "--embedding-size", "8", "--batch-size", "4", "--bptt", "16",
-            "--lr", "0.01", "--dropout", "0"]  # fmt: skip
+            "--lr", "0.01", "--dropout", "0", "--weight-dropout", "0"]  # fmt: skip
     with caplog.at_level("INFO", logger="seqlab.charlm.train"):
         assert main(argv) == 0
     assert "plan:" not in capsys.readouterr().err  # every setting given: nothing to plan

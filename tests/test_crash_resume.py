@@ -36,6 +36,12 @@ ARGS = [
     "16",
     "--dropout",
     "0.2",
+    "--num-layers",  # every size given: no plan, so the runs compared are the same model
+    "2",
+    "--lr",
+    "2e-3",
+    "--weight-dropout",
+    "0",
     "--precision",
     "fp32",
     "--device",

@@ -32,6 +32,8 @@ ARGS = [
     "12",
     "--dropout",
     "0",
+    "--weight-dropout",
+    "0",
     "--precision",
     "fp32",
     "--device",

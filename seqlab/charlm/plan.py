@@ -13,6 +13,7 @@ made-up ones). Any explicit flag overrides the plan for that setting.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -29,10 +30,19 @@ LR = 5e-3  # beat 3e-3 at 1 and 3 minutes (2x128: 1.595 vs 1.649; 2x192: 1.487 v
 # short; smaller, and it saturates (a 2x64 sees 11M characters in a minute and ends at 1.66).
 MIN_TRAIN_CHARS = 3_000_000
 # Dropout by the epochs the budget buys: none while the model still underfits one pass.
-DROPOUT_BY_EPOCHS = ((3.0, 0.0), (8.0, 0.1), (float("inf"), 0.2))
+# (epochs below, dropout, weight dropout). The sweep's runs bought up to 6 epochs, where 0.1 beat
+# none (3 min, 2x192: 1.505 vs 1.516); the last row is the shipped GPU recipe's regularisation
+# (2x512, about 90 epochs in 3.5 H200 minutes: 1.4126 nats), the middle one in between.
+DROPOUT_BY_EPOCHS = ((3.0, 0.0, 0.0), (8.0, 0.1, 0.0), (20.0, 0.2, 0.0), (math.inf, 0.5, 0.25))
+# A budget that buys many epochs of a small text (a GPU's) is capped by the data: at most this
+# many parameters per training character (the shipped GPU model: 3.3M on 1.0M). Not swept here.
+MAX_PARAMS_PER_CHAR = 4.0
 # Share of the budget left to training steps (the rest: validations and their checkpoints).
 TRAIN_SHARE = 0.9
-SETTINGS = ("num_layers", "hidden_size", "embedding_size", "batch_size", "bptt", "lr", "dropout")
+SETTINGS = (
+    "num_layers", "hidden_size", "embedding_size", "batch_size", "bptt", "lr", "dropout",
+    "weight_dropout",
+)  # fmt: skip
 
 
 @dataclass
@@ -46,6 +56,7 @@ class Plan:
     bptt: int
     lr: float
     dropout: float
+    weight_dropout: float
     budget_minutes: float
     chars_per_s: float  # measured for the chosen size on this device
     train_chars: int  # characters the budget buys at that speed
@@ -61,7 +72,9 @@ class Plan:
         """The one line printed before training."""
         return (
             f"plan: {self.num_layers}x{self.hidden_size} LSTM ({self.params / 1e6:.2f}M params), "
-            f"batch {self.batch_size}, bptt {self.bptt}, lr {self.lr:g}, dropout {self.dropout:g}; "
+            f"batch {self.batch_size}, bptt {self.bptt}, lr {self.lr:g}, dropout {self.dropout:g}"
+            + (f", weight dropout {self.weight_dropout:g}" if self.weight_dropout else "")
+            + "; "
             f"{self.chars_per_s:,.0f} chars/s here, so {self.budget_minutes:g} min buys "
             f"{self.train_chars / 1e6:.1f}M chars, about {self.epochs:.1f} epochs "
             f"({self.reason}; any size flag overrides)"
@@ -80,8 +93,9 @@ def param_count(num_layers: int, hidden_size: int, embedding_size: int, vocab_si
     return vocab_size * embedding_size + lstm + hidden_size * vocab_size + vocab_size
 
 
-def dropout_for(epochs: float) -> float:
-    return next(p for limit, p in DROPOUT_BY_EPOCHS if epochs < limit)
+def dropout_for(epochs: float) -> tuple[float, float]:
+    """(dropout, weight dropout) for a run that sees the text ``epochs`` times."""
+    return next((d, w) for limit, d, w in DROPOUT_BY_EPOCHS if epochs < limit)
 
 
 def fixed_sizes(overrides: dict) -> list[tuple[int, int]]:
@@ -102,21 +116,24 @@ def choose(
     overrides: dict | None = None,
 ) -> Plan:
     """The sizing rule: the largest probed size whose budget buys ``MIN_TRAIN_CHARS`` training
-    characters (the smallest if none does), then dropout by epochs. ``probed`` maps
-    (num_layers, hidden_size) to measured chars/s; explicit ``overrides`` win."""
+    characters and that has at most ``MAX_PARAMS_PER_CHAR`` parameters per training character
+    (the smallest if none does), then dropout by epochs. ``probed`` maps (num_layers,
+    hidden_size) to measured chars/s; explicit ``overrides`` win."""
     o = {k: v for k, v in (overrides or {}).items() if v is not None}
     emb = o.get("embedding_size", EMBEDDING_SIZE)
     sizes = sorted(probed, key=lambda s: param_count(*s, emb, vocab_size))
     chosen = sizes[0]
     for size in sizes:
         chars = probed[size] * budget_s * TRAIN_SHARE
-        if chars >= MIN_TRAIN_CHARS:
+        fits = param_count(*size, emb, vocab_size) <= MAX_PARAMS_PER_CHAR * n_train
+        if chars >= MIN_TRAIN_CHARS and fits:
             chosen = size
     layers, hidden = chosen
     speed = probed[chosen]
     train_chars = int(speed * budget_s * TRAIN_SHARE)
     epochs = train_chars / max(n_train, 1)
     params = param_count(layers, hidden, emb, vocab_size)
+    dropout, weight_dropout = dropout_for(epochs)
     reason = (
         f"the largest size that trains on >= {MIN_TRAIN_CHARS / 1e6:g}M chars in the budget"
         if train_chars >= MIN_TRAIN_CHARS
@@ -124,7 +141,7 @@ def choose(
     )
     plan = Plan(
         num_layers=layers, hidden_size=hidden, embedding_size=emb,
-        batch_size=BATCH_SIZE, bptt=BPTT, lr=LR, dropout=dropout_for(epochs),
+        batch_size=BATCH_SIZE, bptt=BPTT, lr=LR, dropout=dropout, weight_dropout=weight_dropout,
         budget_minutes=round(budget_s / 60, 3), chars_per_s=round(speed), train_chars=train_chars,
         epochs=round(epochs, 2), params=params,
         probed={f"{a}x{b}": round(v) for (a, b), v in probed.items()}, reason=reason,
@@ -183,12 +200,15 @@ def make_plan(
     budget_s: float, n_train: int, vocab_size: int, device, precision: str, overrides: dict
 ) -> Plan:
     """Probe the ladder smallest first, stopping at the first size the budget cannot feed
-    (larger ones are slower still), then apply the rule."""
+    (larger ones are slower still) or the text cannot (too many parameters), then apply the
+    rule."""
     o = {k: v for k, v in overrides.items() if v is not None}
     emb = o.get("embedding_size", EMBEDDING_SIZE)
     batch, bptt = o.get("batch_size", BATCH_SIZE), o.get("bptt", BPTT)
     probed: dict[tuple[int, int], float] = {}
     for size in fixed_sizes(o):
+        if probed and param_count(*size, emb, vocab_size) > MAX_PARAMS_PER_CHAR * n_train:
+            break  # too big for the text, whatever the speed
         speed = probe_speed(size, vocab_size, device, precision, emb, batch, bptt)
         probed[size] = speed
         if speed * budget_s * TRAIN_SHARE < MIN_TRAIN_CHARS:
