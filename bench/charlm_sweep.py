@@ -46,7 +46,7 @@ def train_flags(cfg: dict) -> list[str]:
     return [f"--{k.replace('_', '-')}={v}" for k, v in sorted(cfg.items())]
 
 
-def cli(*args: str, threads: int) -> str:
+def cli(*args: str) -> str:
     """Run `python -m seqlab.cli ARGS` in a child process; returns its stdout."""
     cmd = [sys.executable, "-m", "seqlab.cli", *args]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -63,14 +63,14 @@ def run_one(text: str, budget: float, spec: str, runs: Path, threads: int) -> di
         cli(
             "charlm", "train", f"--text={text}", f"--out={out}", "--epochs=0",
             f"--max-minutes={budget}", f"--threads={threads}", "--seed=1337",
-            *train_flags(cfg), threads=threads,
+            *train_flags(cfg),
         )
     )  # fmt: skip
     wall = time.perf_counter() - t0
     scored = json.loads(
         cli(
             "charlm", "evaluate", f"--checkpoint={out}", f"--text={text}",
-            "--val-fraction=0.1", "--device=cpu", threads=threads,
+            "--val-fraction=0.1", "--device=cpu", f"--threads={threads}",
         ).strip().splitlines()[-1]
     )  # fmt: skip
     return {
@@ -115,9 +115,7 @@ def fit(results: Path, vocab: int = 65) -> None:
             for r in rs:
                 by_size.setdefault((r["num_layers"], r["hidden_size"]), []).append(r)
             fed = [s for s, g in by_size.items() if max(r["chars"] for r in g) >= min_chars]
-            pick = max(fed or by_size, key=lambda s: params(by_size[s][0], vocab))
-            if not fed:
-                pick = min(by_size, key=lambda s: params(by_size[s][0], vocab))
+            pick = (max if fed else min)(fed or by_size, key=lambda s: params(by_size[s][0], vocab))
             gap = min(r["val_nats"] for r in by_size[pick]) - best
             cells.append(f"{text} {budget:g}: {pick[0]}x{pick[1]} {gap:+.3f}")
         print(f"{min_chars / 1e6:g}M: " + "; ".join(cells))
