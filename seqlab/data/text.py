@@ -13,6 +13,8 @@ from torch import Tensor
 
 from seqlab.errors import UserError
 
+UNK = "\ufffd"  # the replacement character: where a character past --max-vocab went
+
 
 def open_utf8(p: Path, errors: str = "strict", newline: str | None = None):
     """Open UTF-8 text for reading, skipping a BOM. CPython's streaming utf-8-sig decoder reads a
@@ -89,10 +91,10 @@ class CharVocab:
 
     def encode(self, text: str, what: str = "text") -> Tensor:
         """Ids of ``text``; a character the vocabulary lacks is an error, unless the vocabulary
-        has the unknown symbol U+FFFD (seqlab.data.tokencache.UNK), which then stands for it."""
+        has the unknown symbol UNK (U+FFFD), which then stands for it."""
         missing = sorted({ch for ch in text if ch not in self.index})
-        if missing and "\ufffd" in self.index:
-            unk = self.index["\ufffd"]
+        if missing and UNK in self.index:
+            unk = self.index[UNK]
             return torch.tensor([self.index.get(ch, unk) for ch in text], dtype=torch.long)
         if missing:
             shown = "".join(missing[:20])

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seqlab.data.text import check_file
+from seqlab.data.text import UNK, check_file
 from seqlab.errors import UserError
 
-UNK = "\ufffd"  # the replacement character: where a character past --max-vocab went
 CHUNK_BYTES = 1 << 22
 FORMAT = 1
 
