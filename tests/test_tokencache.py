@@ -131,3 +131,17 @@ def test_a_cache_cut_off_before_its_description_is_rebuilt_not_misread(tmp_path)
     again = load_tokens(p, run, max_vocab=100)
     assert again.chars == whole.chars
     assert np.array_equal(np.asarray(again.ids), np.asarray(whole.ids))
+
+
+def test_a_bad_byte_gets_read_texts_line_and_offset_wherever_the_chunks_cut(tmp_path):
+    """Bytes of a character cut by one chunk are decoded with the next: the error's position
+    must still be the byte's position in the file (it was off by those pending bytes)."""
+    p = tmp_path / "bad.txt"
+    for data in (b"one\ntwo caf\xe9\n", b"ab\n\xe2\x82\xac\xff\nx\n", b"\xc3\xa9\xc3\n\xa9x\n"):
+        p.write_bytes(data)
+        with pytest.raises(UserError) as whole:
+            read_text(p)
+        for size in range(1, len(data) + 1):
+            with pytest.raises(UserError) as chunked:
+                list(iter_text(p, chunk_bytes=size))
+            assert str(chunked.value) == str(whole.value), (data, size)

@@ -52,13 +52,14 @@ def iter_text(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]
     with f:
         while True:
             raw = f.read(chunk_bytes)
+            pending = len(decoder.getstate()[0])  # bytes of a character the last chunk cut
             try:
                 text = decoder.decode(raw, final=not raw)
-            except UnicodeDecodeError as e:
-                line += raw[: max(e.start, 0)].count(b"\n")
+            except UnicodeDecodeError as e:  # e.start counts the pending bytes, then raw's
+                at = e.start - pending  # in raw (negative: among the pending bytes)
+                line += raw[: max(at, 0)].count(b"\n")
                 raise UserError(
-                    f"{p}:{line}: not valid UTF-8 (byte {offset + max(e.start, 0)}); "
-                    "convert it to UTF-8"
+                    f"{p}:{line}: not valid UTF-8 (byte {offset + at}); convert it to UTF-8"
                 ) from e
             if first and text:  # the first character decoded: a BOM there is not text
                 text, first = text.removeprefix("\ufeff"), False
