@@ -273,3 +273,15 @@ def test_a_time_limit_stops_the_run_and_anneals_the_rate_over_it(tmp_path, text_
     steps = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
     assert 3 <= len(steps) < 100000
     assert steps[-1]["lr"] <= 0.01 * 0.1
+
+
+def test_train_help_says_which_settings_the_plan_chooses(capsys, monkeypatch):
+    """`charlm train --help` describes the plan from plan.py's own names, not a copy of them."""
+    from seqlab.charlm import plan
+
+    monkeypatch.setenv("COLUMNS", "1000")  # no line breaks inside a flag's name
+    assert main(["charlm", "train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    listed = text.partition("The settings among ")[2].partition(" that are not given")[0]
+    assert listed.split(", ") == [f"--{key.replace('_', '-')}" for key in plan.SETTINGS]
+    assert "'plan:' line" in text and f"budget is {plan.DEFAULT_MINUTES:g} minutes" in text

@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
     t = verbs.add_parser(
         "train",
         help="train a char-LM with truncated BPTT",
+        description=_train_description(),
         formatter_class=HelpFormatter,
     )
     from seqlab.charlm.config import CharLMTrainConfig
@@ -80,6 +81,19 @@ def add_parser(sub) -> None:
     i.add_argument("--save", type=int, default=20000, help="characters whose states are saved")
     i.add_argument("--ngram-order", type=int, default=5, help="order of the n-gram baseline")
     i.set_defaults(func=_inspect)
+
+
+def _train_description() -> str:
+    from seqlab.charlm.plan import DEFAULT_MINUTES, SETTINGS  # torch-free at import
+
+    flags = ", ".join("--" + k.replace("_", "-") for k in SETTINGS)
+    return (
+        f"The settings among {flags} that are not given are chosen for this machine and the "
+        "budget (seqlab/charlm/plan.py: a short throughput probe, then one 'plan:' line on "
+        "stderr, saved in OUT/config.json); --resume and --config keep the run's own. With no "
+        f"--max-minutes, --epochs or --max-steps the budget is {DEFAULT_MINUTES:g} minutes. "
+        "Prints a JSON summary at the end."
+    )
 
 
 def _train(args) -> int:
