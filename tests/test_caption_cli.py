@@ -201,6 +201,16 @@ def test_one_bad_image_does_not_cost_the_others_their_captions(scenes_run, tmp_p
     assert "bad.jpg" in captured.err and "1 of 3 images could not be captioned" in captured.err
 
 
+def test_one_image_that_cannot_be_captioned_is_one_line(scenes_run, tmp_path, capsys):
+    """A single bad image gets its error, not also "1 of 1 images could not be captioned" (the
+    count is for a batch, as translate's is for more than one line)."""
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    capsys.readouterr()
+    assert main(["caption", str(tmp_path / "empty.jpg"), "--checkpoint", str(scenes_run)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["seqlab: error: empty.jpg is empty (0 bytes), not an image"], err
+
+
 def test_a_folder_an_empty_file_and_a_huge_one_say_what_they_are(scenes_run, tmp_path, capsys):
     from test_caption_data import huge_png
 

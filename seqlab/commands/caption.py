@@ -166,7 +166,7 @@ def _predict(args) -> int:
         fam = caps[0].familiarity
         io.emit(io.record(path, [(c.text, c.score) for c in caps], fam, text=False), args)
         io.unfamiliar(args, path, fam, "photo", "the caption", pred.domain)
-    if failed:
+    if failed and len(args.images) > 1:
         print(
             f"seqlab: {failed} of {len(args.images)} images could not be captioned", file=sys.stderr
         )
