@@ -13,7 +13,7 @@ import pytest
 
 from seqlab.cli import main
 from seqlab.data.text import CharVocab, read_text
-from seqlab.data.tokencache import UNK, iter_text, load_tokens
+from seqlab.data.tokencache import UNK, encode_chunks, iter_text, load_tokens
 from seqlab.errors import UserError
 
 TEXT = "\ufeffFirst Citizen:\r\nBefore we proceed, hear me speak. Ça va? 😀\r\n" * 50
@@ -145,3 +145,12 @@ def test_a_bad_byte_gets_read_texts_line_and_offset_wherever_the_chunks_cut(tmp_
             with pytest.raises(UserError) as chunked:
                 list(iter_text(p, chunk_bytes=size))
             assert str(chunked.value) == str(whole.value), (data, size)
+
+
+def test_a_text_that_changes_between_the_two_passes_is_one_line():
+    """A file still being written reads longer (or shorter) the second time: one line, not a
+    numpy broadcasting error (or ids left unwritten)."""
+    for first, second in (("abc\n", "abc\ndef\n"), ("abc\ndef\n", "abc\n")):
+        passes = iter([[first], [second]])
+        with pytest.raises(UserError, match="log.txt changed while it was read"):
+            encode_chunks(lambda passes=passes: next(passes), 100, name="log.txt")

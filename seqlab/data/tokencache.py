@@ -111,9 +111,14 @@ def encode_chunks(chunks, max_vocab: int, out: Path | None = None, name: str = "
     pos = 0
     for text in chunks():
         cps = _codepoints(text)
+        if pos + len(cps) > n:
+            pos = n + 1  # longer than counted
+            break
         at = np.minimum(np.searchsorted(keys, cps), len(keys) - 1)
         ids[pos : pos + len(cps)] = np.where(keys[at] == cps, at, unk_id)
         pos += len(cps)
+    if pos != n:  # a file still being written: the two passes read different texts
+        raise UserError(f"{name} changed while it was read; run again once it is complete")
     if out:
         ids.flush()
     return TokenCache(ids, chars, unknown, distinct)
