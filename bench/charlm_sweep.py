@@ -11,8 +11,9 @@ JSON row per run is appended to --results (rows already there are skipped, so an
 sweep resumes). The planner's sizing rule (seqlab/charlm/plan.py) is fitted on these rows.
 
 A config is ``LxH`` (layers x hidden units) with optional ``:`` suffixes: ``d0.1`` dropout,
-``lr5e-3`` learning rate, ``b16`` batch size, ``t128`` bptt, ``e64`` embedding size.
-Defaults for the suffixes: dropout 0, lr 3e-3, batch 32, bptt 64, embedding 64.
+``w0.25`` weight dropout, ``lr5e-3`` learning rate, ``b16`` batch size, ``t128`` bptt, ``e64``
+embedding size. Defaults for the suffixes: dropout 0, weight dropout 0, lr 3e-3, batch 32, bptt
+64, embedding 64. Every setting the planner chooses is given, so no run is planned.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUFFIXES = {"d": "dropout", "lr": "lr", "b": "batch_size", "t": "bptt", "e": "embedding_size"}
-BASE = {"dropout": 0.0, "lr": 3e-3, "batch_size": 32, "bptt": 64, "embedding_size": 64}
+SUFFIXES = {"d": "dropout", "w": "weight_dropout", "lr": "lr", "b": "batch_size", "t": "bptt",
+            "e": "embedding_size"}  # fmt: skip
+FLOATS = ("dropout", "weight_dropout", "lr")
+BASE = {"dropout": 0.0, "weight_dropout": 0.0, "lr": 3e-3, "batch_size": 32, "bptt": 64,
+        "embedding_size": 64}  # fmt: skip
 
 
 def parse_config(spec: str) -> dict:
@@ -38,7 +42,7 @@ def parse_config(spec: str) -> dict:
         key = "lr" if part.startswith("lr") else part[0]
         value = part[len(key) :]
         name = SUFFIXES[key]
-        cfg[name] = float(value) if name in ("dropout", "lr") else int(value)
+        cfg[name] = float(value) if name in FLOATS else int(value)
     return cfg
 
 

@@ -162,6 +162,18 @@ def tiny_charlm_sweep(tmp_path):
     assert "1,100,000 characters" in out and (tmp_path / "python.txt").stat().st_size > 10**6
 
 
+def test_the_sweeps_configs_give_every_setting_the_plan_would_choose():
+    """A sweep row is the config it names: no setting is left to seqlab.charlm.plan (which would
+    probe before each run and pick it). plan.SETTINGS grew weight_dropout after the sweep."""
+    from seqlab.charlm.plan import SETTINGS
+
+    sweep = runpy.run_path(str(BENCH / "charlm_sweep.py"))
+    cfg = sweep["parse_config"]("2x192:d0.1:w0.25:lr5e-3")
+    assert set(SETTINGS) <= set(cfg) and cfg["weight_dropout"] == 0.25 and cfg["dropout"] == 0.1
+    flags = sweep["train_flags"](sweep["parse_config"]("1x16"))
+    assert {f.split("=")[0] for f in flags} >= {f"--{k.replace('_', '-')}" for k in SETTINGS}
+
+
 def tiny_charlm_sweep_run(tmp_path):
     """One config at one small budget, through the CLI's train and evaluate (two processes)."""
     (tmp_path / "text.txt").write_text("to be or not to be, that is the question.\n" * 200)
