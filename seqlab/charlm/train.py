@@ -80,8 +80,8 @@ def train(
     out = Path(cfg.out)
     info, device, precision, _ = run.start(cfg)  # torch's global RNG drives dropout
     distributed.check_divisible(cfg.batch_size, info)
-    tokens, source = load_corpus(cfg, info)
-    vocab = CharVocab(tokens.chars)
+    corpus, source = load_corpus(cfg, info)  # a TokenCache
+    vocab = CharVocab(corpus.chars)
     resume = None
     if cfg.resume and (out / "ckpt_last.pt").exists():
         resume = load_checkpoint(out / "ckpt_last.pt", task=TASK)
@@ -90,8 +90,8 @@ def train(
             raise UserError(f"--resume: {source} is not the text {out} was trained on")
     elif cfg.resume:
         raise UserError(f"--resume: no checkpoint at {out / 'ckpt_last.pt'}")
-    n_train = int(len(tokens) * (1 - cfg.val_fraction))
-    ids = tokens.ids  # (N,) uint8/uint16, memory-mapped
+    n_train = int(len(corpus) * (1 - cfg.val_fraction))
+    ids = corpus.ids  # (N,) uint8/uint16, memory-mapped
     streams = make_streams(ids[:n_train], cfg.batch_size, info.rank, info.world_size)  # (B, L)
     # a bounded, fixed validation sample: its first VAL_MAX_CHARS characters
     val_ids = long_ids(ids[n_train : n_train + VAL_MAX_CHARS])
@@ -131,18 +131,18 @@ def train(
     log.info(
         "charlm: %s, %d chars (%d train), vocab %d, %s on %s (%s)",
         source,
-        len(tokens),
+        len(corpus),
         n_train,
         len(vocab),
         mcfg.cell,
         device,
         precision,
     )
-    if tokens.unknown:
+    if corpus.unknown:
         log.info(
             "charlm: %d characters of the text (%d distinct, the rarest) are past --max-vocab "
             "%d and map to %r",
-            tokens.unknown, tokens.unknown_distinct, cfg.max_vocab, UNK,
+            corpus.unknown, corpus.unknown_distinct, cfg.max_vocab, UNK,
         )  # fmt: skip
 
     def checkpoint(name: str, val_loss: float) -> None:
