@@ -135,7 +135,8 @@ def choose(
     params = param_count(layers, hidden, emb, vocab_size)
     dropout, weight_dropout = dropout_for(epochs)
     reason = (
-        f"the largest size that trains on >= {MIN_TRAIN_CHARS / 1e6:g}M chars in the budget"
+        f"the largest size that trains on >= {MIN_TRAIN_CHARS / 1e6:g}M chars in the budget "
+        f"with <= {MAX_PARAMS_PER_CHAR:g} parameters per training char"
         if train_chars >= MIN_TRAIN_CHARS
         else f"the smallest size; even it trains on under {MIN_TRAIN_CHARS / 1e6:g}M chars"
     )
