@@ -154,3 +154,16 @@ def test_a_text_that_changes_between_the_two_passes_is_one_line():
         passes = iter([[first], [second]])
         with pytest.raises(UserError, match="log.txt changed while it was read"):
             encode_chunks(lambda passes=passes: next(passes), 100, name="log.txt")
+
+
+def test_a_damaged_description_is_rebuilt_and_a_failed_build_leaves_no_temp_file(tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("hello world\n" * 20)
+    load_tokens(good, tmp_path / "run", 100)
+    (tmp_path / "run" / "tokens.json").write_text("{not json")
+    assert len(load_tokens(good, tmp_path / "run", 100)) == 240
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\n" * 10 + b"caf\xe9\n")
+    with pytest.raises(UserError, match="not valid UTF-8"):
+        load_tokens(bad, tmp_path / "other", 100)
+    assert not list((tmp_path / "other").glob("*.tmp*"))

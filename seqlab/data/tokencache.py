@@ -134,8 +134,11 @@ def load_tokens(path: str | Path, folder: str | Path, max_vocab: int) -> TokenCa
            "mtime_ns": st.st_mtime_ns, "max_vocab": max_vocab}  # fmt: skip
     meta_path, data_path = folder / "tokens.json", folder / "tokens.npy"
     if meta_path.is_file() and data_path.is_file():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("key") == key:
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            meta = {}  # a damaged description: the cache is rebuilt
+        if isinstance(meta, dict) and meta.get("key") == key:
             return _cached(data_path, meta)
     try:
         meta = _build(p, folder, key, max_vocab)
@@ -147,7 +150,11 @@ def load_tokens(path: str | Path, folder: str | Path, max_vocab: int) -> TokenCa
 def _build(p: Path, folder: Path, key: dict, max_vocab: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"tokens.{os.getpid()}.tmp.npy"
-    tokens = encode_chunks(lambda: iter_text(p), max_vocab, tmp, name=str(p))
+    try:
+        tokens = encode_chunks(lambda: iter_text(p), max_vocab, tmp, name=str(p))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a bad text or an interrupt leaves no half-written file
+        raise
     # the old description goes first: beside the new ids it would pass for their vocabulary
     (folder / "tokens.json").unlink(missing_ok=True)
     os.replace(tmp, folder / "tokens.npy")
