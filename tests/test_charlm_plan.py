@@ -42,6 +42,12 @@ def test_a_budget_too_small_for_any_size_takes_the_smallest():
     assert "smallest" in plan.reason
 
 
+def test_a_model_large_for_its_text_gets_a_little_dropout():
+    assert P.dropout_for(4.0, 244_000, 1_000_000) == (0.0, 0.0)  # 2x128 on Tiny Shakespeare
+    assert P.dropout_for(4.0, 500_000, 1_000_000) == (P.SMALL_DROPOUT, 0.0)  # 2x192
+    assert P.dropout_for(15.0, 244_000, 1_000_000) == (0.2, 0.0)  # many passes decide
+
+
 def test_dropout_follows_the_epochs_the_budget_buys():
     probed = {(2, 128): 100_000.0}
     small_text = P.choose(probed, 600, 100_000, V)  # hundreds of epochs: regularise
