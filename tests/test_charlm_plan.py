@@ -69,7 +69,8 @@ def test_a_fast_device_on_a_small_text_is_capped_by_the_data_and_regularised():
 
 
 def test_explicit_settings_win_and_fix_the_ladder():
-    assert P.fixed_sizes({"hidden_size": 100}) == [(2, 100), (3, 100)]
+    assert P.fixed_sizes({"hidden_size": 100}) == [(1, 100), (2, 100), (3, 100)]
+    assert P.fixed_sizes({}) == list(P.LADDER)  # the ladder is smallest first
     assert P.fixed_sizes({"num_layers": 1, "hidden_size": 100}) == [(1, 100)]
     plan = P.choose(speeds(1.0), 60, 10**6, V, {"lr": 0.01, "dropout": 0.5, "bptt": None})
     assert plan.lr == 0.01 and plan.dropout == 0.5 and plan.bptt == P.BPTT

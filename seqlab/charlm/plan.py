@@ -3,7 +3,7 @@
 ``seqlab charlm train --text FILE --max-minutes N`` with no size flags asks this module for its
 model and batch: a short throughput probe times a training step of each candidate size on this
 device (smallest first), then a sizing rule picks the largest candidate that still trains on
-enough characters within the budget, and a dropout that suits the epochs it buys.
+enough characters within the budget, and a dropout that suits its size and the epochs it buys.
 
 The rule's constants are fitted on bench/charlm_sweep.py's runs (bench/results/
 charlm_sweep.jsonl, one CPU core, Tiny Shakespeare and Python source); ``choose`` is a pure
@@ -19,8 +19,12 @@ from dataclasses import asdict, dataclass
 
 DEFAULT_MINUTES = 5.0  # the budget when none is given: long enough to write Shakespeare-like lines
 
-# (num_layers, hidden_size), smallest first: widths the sweep tried, then GPU sizes.
-LADDER = ((2, 64), (2, 96), (2, 128), (2, 192), (2, 256), (2, 384), (2, 512), (3, 512), (3, 768))
+# (num_layers, hidden_size) by parameters: the sizes the sweep tried (one wide layer beat two
+# narrow ones at 1 minute: 1x256 1.543 against 2x128 1.595 nats), then GPU sizes.
+LADDER = (
+    (2, 64), (2, 96), (2, 128), (1, 256), (2, 192), (2, 256), (2, 384), (2, 512), (3, 512),
+    (3, 768),
+)  # fmt: skip
 EMBEDDING_SIZE = 64
 BATCH_SIZE, BPTT = 32, 64
 LR = 5e-3  # beat 3e-3 at 1 and 3 minutes (2x128: 1.595 vs 1.649; 2x192: 1.487 vs 1.516)
@@ -108,13 +112,15 @@ def dropout_for(epochs: float, params: int, n_train: int) -> tuple[float, float]
 
 
 def fixed_sizes(overrides: dict) -> list[tuple[int, int]]:
-    """The ladder with explicit --num-layers/--hidden-size applied, duplicates dropped."""
+    """The ladder with explicit --num-layers/--hidden-size applied, duplicates dropped, smallest
+    first (so the probe can stop at the first size the budget cannot feed)."""
     sizes = []
     for layers, hidden in LADDER:
         size = (overrides.get("num_layers") or layers, overrides.get("hidden_size") or hidden)
         if size not in sizes:
             sizes.append(size)
-    return sizes
+    emb = overrides.get("embedding_size") or EMBEDDING_SIZE
+    return sorted(sizes, key=lambda s: param_count(*s, emb, 100))
 
 
 def choose(
