@@ -41,7 +41,9 @@ DROPOUT_BY_EPOCHS = ((10.0, 0.0, 0.0), (20.0, 0.2, 0.0), (math.inf, 0.5, 0.25))
 # Below 10 epochs a model large for its text still gains from a little dropout: in the sweep 0.1
 # lost on a 2x128 (0.24 parameters per training character; 1 min: 1.613 vs 1.595) and won on a
 # 2x192 (0.5 per character; 3 min: 1.505 vs 1.516). A rule on parameters, not on the epochs the
-# probe's speed predicts, so that a noisy probe cannot flip it.
+# probe's speed predicts, so that a noisy probe cannot flip it. A rough one: it also lost, by
+# 0.007, on a 2x256 at 3 min (1.4998 vs 1.4928 at lr 3e-3, 4 epochs); the plan's 3-minute run
+# took it and landed 0.011 from the sweep's best (bench/results/charlm_budget.jsonl).
 SMALL_DROPOUT, SMALL_DROPOUT_PARAMS_PER_CHAR = 0.1, 0.4
 # A budget that buys many epochs of a small text (a GPU's) is capped by the data: at most this
 # many parameters per training character (the shipped GPU model: 3.3M on 1.0M). Not swept here.
