@@ -10,6 +10,8 @@ import difflib
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -145,3 +147,12 @@ def test_the_bench_refuses_a_bad_checkpoint_in_one_line(tmp_path, capsys):
     assert _bench().main(["--checkpoint", str(tmp_path / "bad.pt")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sentiment_contrast: error:" in err
+
+
+def test_threads_below_one_is_one_line():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "sentiment_contrast.py"), "--threads", "0"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "--threads must be >= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
