@@ -37,16 +37,23 @@ log = logging.getLogger(__name__)
 def start(cfg: RunConfig) -> tuple[distributed.DistInfo, torch.device, str, torch.Generator]:
     """Set up the process for a run: (distributed info, device, precision, shuffling generator).
     Refuses an unusable --device/--precision/--compile before anything is written."""
+    info, device = distributed.setup(cfg.device)
+    precision = check(cfg, device)
+    return info, device, precision, seed_everything(cfg.seed)
+
+
+def check(cfg: RunConfig, device: torch.device) -> str:
+    """What a run refuses up front on ``device`` (--tensorboard without its package, an unusable
+    --precision, --compile without a compiler), and --threads set; returns the precision."""
     if cfg.tensorboard:
         from seqlab.logs import require_tensorboard
 
         require_tensorboard()
-    info, device = distributed.setup(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     check_compile(cfg.compile, device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    return info, device, precision, seed_everything(cfg.seed)
+    return precision
 
 
 class Budget:

@@ -89,9 +89,12 @@ def train_args(**given) -> SimpleNamespace:
 
 def test_all_sizes_given_means_no_probe_and_a_time_budget_means_no_epoch_cap():
     given = {k: 1 for k in P.SETTINGS}
-    assert P.planned_base(train_args(**given)) == {"max_minutes": P.DEFAULT_MINUTES, "epochs": 0}
-    assert P.planned_base(train_args(**given, max_minutes=3.0)) == {"epochs": 0}
-    assert P.planned_base(train_args(**given, max_steps=10)) == {}
+    assert P.planned_base(train_args(**given), None) == {
+        "max_minutes": P.DEFAULT_MINUTES,
+        "epochs": 0,
+    }
+    assert P.planned_base(train_args(**given, max_minutes=3.0), None) == {"epochs": 0}
+    assert P.planned_base(train_args(**given, max_steps=10), None) == {}
 
 
 @pytest.fixture

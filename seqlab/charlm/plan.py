@@ -234,11 +234,13 @@ def make_plan(
     return choose(probed, budget_s, n_train, vocab_size, o)
 
 
-def planned_base(args) -> dict:
+def planned_base(args, cfg) -> dict:
     """The settings `charlm train` starts from before its explicit flags: the budget (a time
     budget of DEFAULT_MINUTES when none is given; no epoch cap beside --max-minutes unless
-    --epochs is given), and the plan's sizes unless every one of them is given. Prints the plan's
-    line. Under torchrun the probe is skipped: ranks could time differently and disagree."""
+    --epochs is given), and the plan's sizes unless every one of them is given. ``args`` says
+    which flags were given; ``cfg`` is the run's CharLMTrainConfig built from them (validated).
+    Prints the plan's line. Under torchrun the probe is skipped: ranks could time differently
+    and disagree."""
     import os
     import sys
 
@@ -254,31 +256,18 @@ def planned_base(args) -> dict:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         print("plan: off under torchrun; the config's default sizes apply", file=sys.stderr)
         return base
-    plan = _plan(args, overrides, 60 * (args.max_minutes or DEFAULT_MINUTES))
+    plan = _plan(cfg, overrides, 60 * (args.max_minutes or DEFAULT_MINUTES))
     print(plan.line(), file=sys.stderr, flush=True)
     return {**base, **plan.settings(), "plan": plan.to_dict()}
 
 
-def _plan(args, overrides: dict, budget_s: float) -> Plan:
-    import torch
-
-    from seqlab.charlm.config import TASK, CharLMTrainConfig
+def _plan(cfg, overrides: dict, budget_s: float) -> Plan:
+    from seqlab import run
     from seqlab.charlm.corpus import load_corpus
-    from seqlab.logs import require_tensorboard
-    from seqlab.training import check_compile, resolve_device, resolve_precision
+    from seqlab.training import resolve_device
 
-    cfg = CharLMTrainConfig(
-        text=args.text, out=args.out or f"runs/{TASK}", max_minutes=1.0,
-        max_vocab=args.max_vocab or CharLMTrainConfig.max_vocab,
-    )  # fmt: skip
-    device = resolve_device(args.device or "auto")  # what the run would refuse, refused first
-    precision = resolve_precision(args.precision or "auto", device)
-    check_compile(bool(args.compile), device)
-    if args.tensorboard:
-        require_tensorboard()
+    device = resolve_device(cfg.device)
+    precision = run.check(cfg, device)  # what the run would refuse, refused before the probe
     tokens, _ = load_corpus(cfg)  # the trainer finds the same cache in OUT
-    val_fraction = args.val_fraction if args.val_fraction is not None else cfg.val_fraction
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    n_train = int(len(tokens) * (1 - val_fraction))
+    n_train = int(len(tokens) * (1 - cfg.val_fraction))
     return make_plan(budget_s, n_train, len(tokens.chars), device, precision, overrides)

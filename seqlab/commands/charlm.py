@@ -111,7 +111,7 @@ def _train(args) -> int:
     if not (args.config or args.resume):  # a re-run or a resumed run keeps its own sizes
         from seqlab.charlm.plan import planned_base
 
-        cfgs = configs({**base, **planned_base(args)})
+        cfgs = configs({**base, **planned_base(args, cfgs[0])})
     summary = train(*cfgs)
     print_main(dumps(summary, indent=2))  # once, not per process
     return 0
