@@ -24,7 +24,7 @@ from pathlib import Path
 
 from seqlab import hardware
 from seqlab.config import OptimConfig
-from seqlab.models.configs import ClassifierConfig
+from seqlab.models.configs import POOLINGS, ClassifierConfig
 from seqlab.sentiment.config import SentimentTrainConfig
 from seqlab.sentiment.train import train
 from seqlab.strictjson import dumps
@@ -52,6 +52,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         sp_alpha=args.sp_alpha,
         ema=args.ema,
         negation_repeats=args.negation_repeats,
+        counterfactuals=args.counterfactuals,
         adversarial=args.adversarial,
         label_smoothing=args.label_smoothing,
     )
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hidden-size", type=int, default=150)
     p.add_argument("--num-layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--pooling", default="max", choices=["final", "max", "mean"])
+    p.add_argument("--pooling", default="max", choices=list(POOLINGS))
     p.add_argument("--word-dropout", type=float, default=0.1, help="tokens -> <unk> in training")
     p.add_argument(
         "--sp-alpha",
@@ -123,6 +124,12 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=0,
         help="extra showings of each training phrase with a negation word (0: off)",
+    )
+    p.add_argument(
+        "--counterfactuals",
+        default="none",
+        choices=["none", "negation", "contrast", "all"],
+        help="rule-made counterfactual training texts (seqlab.sentiment.counterfactual)",
     )
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=1e-3)

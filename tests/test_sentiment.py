@@ -163,7 +163,7 @@ def test_narrow_word_vectors_fill_the_first_columns(tmp_path, splits):
 # --------------------------------------------------------------------------- model
 
 
-@pytest.mark.parametrize("pooling", ["final", "max", "mean"])
+@pytest.mark.parametrize("pooling", ["final", "max", "mean", "max_final", "attention"])
 @pytest.mark.parametrize("cell,bidirectional", [("lstm", True), ("gru", False), ("rnn", True)])
 def test_classifier_shapes_and_padding_is_ignored(pooling, cell, bidirectional):
     cfg = ClassifierConfig(
@@ -237,6 +237,18 @@ def test_cli_train_evaluate_predict(tmp_path, splits, tokenizer, capsys, monkeyp
     # a percentage, as the model cards print it (86.12 for 751 of 872)
     assert result["accuracy"] == round(100 * result["correct"] / result["n"], 2)
     assert result["correct"] == sum(result["confusion"][k][k] for k in range(2))
+    # the splits: negation and contrast words, and the rest; each its own texts' accuracy
+    from seqlab.sentiment.negation import has_contrast, has_negation
+
+    texts = load_labelled(dev).texts
+    neg, con = sum(map(has_negation, texts)), sum(map(has_contrast, texts))
+    rest = sum(not has_negation(t) and not has_contrast(t) for t in texts)
+    assert (result["negation"]["n"], result["contrast"]["n"], result["rest"]["n"]) == (
+        neg,
+        con,
+        rest,
+    )
+    assert result["negation"]["n"] + result["no_negation"]["n"] == 40 and neg > 0 and con > 0
     assert main(["sentiment", "evaluate", "--help"]) == 0
     assert "accuracy in percent" in capsys.readouterr().out
 
@@ -258,6 +270,18 @@ def test_cli_train_evaluate_predict(tmp_path, splits, tokenizer, capsys, monkeyp
     line = json.loads(capsys.readouterr().out)
     assert line["output"] in ("negative", "positive") and len(line["attribution"]) >= 4
     assert sum(line["probs"].values()) == pytest.approx(1, abs=1e-4)
+
+    # the reading word by word: P(the predicted label) after each token, the last one the answer
+    args = ["sentiment", "predict", "--checkpoint", str(out), "not good at all"]
+    assert main([*args, "--explain", "prefix", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert [t for t, _ in line["prefix"]] == ["not", "good", "at", "all"] or tokenizer != "word"
+    assert line["prefix"][-1][1] == pytest.approx(line["probs"][line["output"]], abs=1e-4)
+    assert main([*args, "--explain", "prefix"]) == 0
+    plain = capsys.readouterr().out.splitlines()
+    assert plain[1].startswith(f"\tP({line['output']}) ") and plain[1].count(":") == len(
+        line["prefix"]
+    )
 
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("great film\n\nawful plot\n"))
     assert main(["sentiment", "predict", "--checkpoint", str(out)]) == 0

@@ -38,7 +38,7 @@ def _per_prefix(pred: SentimentPredictor, text: str) -> torch.Tensor:
     return torch.stack([predict_ids(pred.model, [ids[: t + 1]], "cpu")[0] for t in range(len(ids))])
 
 
-@pytest.mark.parametrize("pooling", ["max", "mean", "final"])
+@pytest.mark.parametrize("pooling", ["max", "mean", "final", "max_final", "attention"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize(("cell", "num_layers"), [("lstm", 1), ("gru", 2)])
 def test_prefix_probs_match_a_forward_per_prefix(pooling, bidirectional, cell, num_layers):

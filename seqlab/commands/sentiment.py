@@ -43,7 +43,10 @@ def add_parser(sub) -> None:
         description="Prints one JSON object, on the model cards' scales: accuracy in percent "
         "(86.12 means 86.12%), correct and n (accuracy = 100 * correct / n), macro_f1 in [0, 1], "
         "confusion (rows: true label, columns: predicted, both in the order of labels), labels "
-        "and skipped_rows.",
+        "and skipped_rows; then {n, accuracy} on the texts with a negation word (negation: not, "
+        "n't, no, never, nothing), those without (no_negation), those with a contrast word "
+        "(contrast: but, although, though, yet, however, while, despite) and those with neither "
+        "(rest).",
     )
     add_model_args(e, "sentiment")
     e.add_argument("--data", required=True, help="labelled .tsv/.csv/.jsonl or aclImdb folder")
@@ -62,9 +65,10 @@ def add_parser(sub) -> None:
     r.add_argument("texts", nargs="*", help="texts to classify; none: one per line from stdin")
     r.add_argument(
         "--explain",
-        choices=["integrated_gradients", "occlusion"],
+        choices=["integrated_gradients", "occlusion", "prefix"],
         default=None,
-        help="also print each token's contribution to the predicted label",
+        help="also print each token's contribution to the predicted label, or (prefix) the "
+        "probability of that label after each token: the reading word by word",
     )
     r.set_defaults(func=_predict)
 
@@ -103,6 +107,8 @@ def _evaluate(args) -> int:
                 "labels": result["labels"],
                 "negation": result["negation"],  # texts with not, n't, no, never, nothing
                 "no_negation": result["no_negation"],
+                "contrast": result["contrast"],  # texts with but, although, though, yet, ...
+                "rest": result["rest"],  # texts with neither
                 "skipped_rows": data.skipped,
             }
         )
@@ -132,7 +138,11 @@ def _predict(args) -> int:
             probs=result["probs"],
             unknown=unknown,
         )
-        if args.explain:
+        if args.explain == "prefix":  # P(label) after each prefix, as the app shows it
+            tokens, rows = pred.prefix_probs(text)
+            label = result["label"]
+            rec["prefix"] = [[t, round(r[label], 4)] for t, r in zip(tokens, rows, strict=True)]
+        elif args.explain:
             tokens, scores, _ = pred.attribute(text, args.explain)
             rec["attribution"] = [[t, round(s, 4)] for t, s in zip(tokens, scores, strict=True)]
         _print_label(rec, args, pred.domain, text, result["familiarity"])
@@ -149,6 +159,8 @@ def _print_label(rec: dict, args, domain: str, text: str, fam) -> None:
     io.emit({**rec, "output": f"{rec['output']} ({rec['n_best'][0]['score']:.2f})"}, args)
     if "attribution" in rec:
         print("\t" + " ".join(f"{t}:{s:+.3f}" for t, s in rec["attribution"]))
+    if "prefix" in rec:  # P(the label) once the text is read up to each token
+        print(f"\tP({rec['output']}) " + " ".join(f"{t}:{p:.2f}" for t, p in rec["prefix"]))
     if rec["truncated"]:
         io.note(args, text, f"the model read the first {rec['read_tokens']} of its "
                 f"{rec['tokens']:,} tokens ({rec['chars']:,} characters)")  # fmt: skip

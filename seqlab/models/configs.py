@@ -74,7 +74,7 @@ class Seq2SeqConfig:
         check(0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}")
 
 
-POOLINGS = ("final", "max", "mean")
+POOLINGS = ("final", "max", "mean", "max_final", "attention")
 
 
 @dataclass
@@ -97,7 +97,7 @@ class ClassifierConfig:
         default="max",
         metadata={
             "help": "how the per-step states become one vector: final states of both directions, "
-            "max or mean over time",
+            "max or mean over time, max and final side by side, or attention over the states",
             "choices": list(POOLINGS),
         },
     )

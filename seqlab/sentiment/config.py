@@ -81,6 +81,14 @@ class SentimentTrainConfig(RunConfig):
             "this many extra times per epoch (0: off)"
         },
     )
+    counterfactuals: str = field(
+        default="none",
+        metadata={
+            "help": "add rule-made counterfactual texts to the training data: negation edits of "
+            "its phrases, 'A , but B' contrasts, or both (seqlab.sentiment.counterfactual)",
+            "choices": ["none", "negation", "contrast", "all"],
+        },
+    )
     batch_size: int = field(default=64, metadata={"help": "texts per batch"})
 
     def __post_init__(self):

@@ -29,7 +29,7 @@ from seqlab.sentiment.batches import (
     predict_with_features,
 )
 from seqlab.sentiment.config import TASK
-from seqlab.sentiment.negation import has_negation
+from seqlab.sentiment.negation import has_contrast, has_negation
 from seqlab.sources import load_checkpoint
 from seqlab.training import resolve_device
 
@@ -124,7 +124,9 @@ class SentimentPredictor:
         """Score the model on labelled texts (``seqlab.data.labelled.Labelled``). Returns a dict:
         accuracy (a fraction), macro_f1, confusion (rows: true class), n, labels, and the
         accuracy in percent on the texts with a negation word ("negation") and without it
-        ("no_negation"), each {"n", "accuracy"}. Labels the model lacks raise ``UserError``."""
+        ("no_negation"), on those with a contrast word such as "but" or "although" ("contrast"),
+        and on the texts with neither ("rest"), each {"n", "accuracy"}. Labels the model lacks
+        raise ``UserError``."""
         unknown = sorted(set(data.labels) - set(self.labels))
         if unknown:
             raise UserError(
@@ -135,12 +137,15 @@ class SentimentPredictor:
         gold = torch.tensor([self.labels.index(label) for label in data.labels])
         right = probs.argmax(-1) == gold
         negated = torch.tensor([has_negation(t) for t in data.texts])
+        contrast = torch.tensor([has_contrast(t) for t in data.texts])
         return {
             **classification_metrics(probs.argmax(-1), gold, len(self.labels)),
             "labels": self.labels,
             # texts with not, n't, no, never or nothing, and the rest (seqlab.sentiment.negation)
             "negation": _share(right[negated]),
             "no_negation": _share(right[~negated]),
+            "contrast": _share(right[contrast]),  # but, although, though, yet, ...
+            "rest": _share(right[~negated & ~contrast]),
         }
 
     def attribute(
@@ -191,11 +196,12 @@ class SentimentPredictor:
         gives every prefix: its states pooled up to t (a running max, a running mean, or the
         state at t itself for ``final``). A bidirectional network's backward half reads each
         prefix from its own last token, so there the T prefixes go through the model as a batch,
-        each packed to its own length (T(T+1)/2 steps of work, in PREFIX_BATCH-sized calls).
+        each packed to its own length (T(T+1)/2 steps of work, in PREFIX_BATCH-sized calls);
+        so do the poolings that one pass cannot give (``max_final``, ``attention``).
         """
         model, T = self.model, len(ids)
         x = torch.tensor([ids], device=self.device)  # (1, T)
-        if model.cfg.bidirectional:
+        if model.cfg.bidirectional or model.cfg.pooling not in ("final", "max", "mean"):
             return torch.cat([self._prefix_batch(x, a, T) for a in range(0, T, PREFIX_BATCH)])
         out, _ = model.rnn(model.embedding(x))  # (1, T, H): the last layer's state after each t
         h = out[0]  # (T, H)

@@ -48,6 +48,7 @@ from seqlab.sentiment.batches import (
     predict_ids,
 )
 from seqlab.sentiment.config import TASK, SentimentTrainConfig
+from seqlab.sentiment.counterfactual import counterfactuals
 from seqlab.sentiment.negation import repeat_negated
 from seqlab.training import (
     LRSchedule,
@@ -78,6 +79,12 @@ def _load_data(cfg: SentimentTrainConfig, gen: torch.Generator) -> tuple[Labelle
         dev_data = read(cfg.dev)
     else:
         train_data, dev_data = _split(train_data, cfg.dev_fraction, gen)
+    if cfg.counterfactuals != "none":  # after the split: made from training phrases only
+        texts, labels = counterfactuals(
+            train_data.texts, train_data.labels, cfg.counterfactuals, cfg.seed
+        )
+        log.info("counterfactuals: %d texts added", len(texts) - len(train_data.texts))
+        train_data = Labelled(texts, labels, train_data.skipped, train_data.source)
     if cfg.negation_repeats:  # after the split: dev keeps its texts once
         texts, labels = repeat_negated(train_data.texts, train_data.labels, cfg.negation_repeats)
         train_data = Labelled(texts, labels, train_data.skipped, train_data.source)

@@ -1,0 +1,120 @@
+"""Rule-made counterfactual training texts (seqlab.sentiment.counterfactual): each edit turns the
+label for a reason the rule can see, and is not made where it cannot."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from seqlab.errors import UserError
+from seqlab.sentiment.counterfactual import (
+    contrast_pairs,
+    counterfactuals,
+    negation_edit,
+    polar_words,
+)
+from seqlab.sentiment.negation import has_negation
+
+LEXICON = {"dull": 0, "funny": 1, "disaster": 0, "hideous": 0}
+
+
+def edit(text, label):
+    return negation_edit(text, label, 1 - label, LEXICON, random.Random(0))
+
+
+def test_polar_words_are_the_one_word_phrases_with_one_label():
+    texts = ["dull", "funny", "funny", "odd", "odd", "is dull", "2002"]
+    labels = [0, 1, 1, 0, 1, 0, 1]
+    assert polar_words(texts, labels) == {"dull": 0, "funny": 1}
+
+
+@pytest.mark.parametrize(
+    "text,label",
+    [("the film is dull", 0), ("it 's so funny .", 1), ("is a disaster", 0)],
+)
+def test_a_negation_goes_in_after_the_copula(text, label):
+    edited = edit(text, label)
+    assert edited is not None and has_negation(edited) and not has_negation(text)
+    tokens, new = text.split(), edited.split()
+    assert len(new) == len(tokens) + 1  # one word put in, the rest in place
+    at = next(i for i, (a, b) in enumerate(zip(tokens, new, strict=False)) if a != b)
+    assert tokens[at - 1] in ("is", "'s") and new[at] in ("not", "never", "n't")
+    assert new[:at] + new[at + 1 :] == tokens
+
+
+@pytest.mark.parametrize(
+    "text,label,expected",
+    [
+        ("the jokes are n't funny", 0, "the jokes are funny"),
+        ("it is never dull", 1, "it is dull"),
+        ("it 's not a disaster", 1, "it 's a disaster"),
+    ],
+)
+def test_a_negation_after_the_copula_comes_out(text, label, expected):
+    assert edit(text, label) == expected
+
+
+@pytest.mark.parametrize(
+    "text,label",
+    [
+        ("the film is funny", 0),  # the polar word disagrees with the label: it does not carry it
+        ("jolie 's hideous yellow dress", 0),  # a possessive 's, not a copula
+        ("the film is dull but the cast is funny", 1),  # a contrast: two clauses
+        ("it is dull and it was long", 0),  # two copulas
+        ("the film is a long one", 0),  # no polar word after the copula
+        ("there is nothing funny", 0),  # "nothing" is not taken out
+        ("i do n't like the film at all , and the cast is dull either", 0),  # too long
+        ("the film is not funny", 1),  # the word's polarity is not the one the removal needs
+    ],
+)
+def test_no_edit_where_the_rule_cannot_trust_the_flip(text, label):
+    assert edit(text, label) is None
+
+
+def test_contrast_pairs_take_the_label_of_the_clause_that_wins():
+    texts = ["a dull , dumb film .", "worth the price of admission", "bad", "short but sweet"]
+    texts, labels = contrast_pairs(texts, [0, 1, 0, 1], 3, random.Random(0))
+    assert len(texts) == 12
+    for i in range(0, 12, 4):
+        (but, although, but_twin, although_twin) = texts[i : i + 4]
+        assert but == "a dull , dumb film , but worth the price of admission ."
+        assert although == "although a dull , dumb film , worth the price of admission ."
+        assert but_twin == "worth the price of admission , but a dull , dumb film ."
+        assert although_twin == "although worth the price of admission , a dull , dumb film ."
+        assert labels[i : i + 4] == [1, 1, 0, 0]
+
+
+def test_counterfactuals_append_to_the_data_and_keep_it():
+    texts = ["dull", "funny", "the film is dull", "it is n't funny", "a sweet , sad story"]
+    labels = ["negative", "positive", "negative", "negative", "positive"]
+    assert counterfactuals(texts, labels, "none") == (texts, labels)
+    new_texts, new_labels = counterfactuals(texts, labels, "negation", seed=1)
+    assert new_texts[:5] == texts and new_labels[:5] == labels
+    assert (
+        new_texts[5:] != []
+        and new_texts[6] == "it is funny"
+        and new_labels[5:]
+        == [
+            "positive",
+            "positive",
+        ]
+    )
+    again = counterfactuals(texts, labels, "all", seed=1, contrast_share=0.4)  # 2 pairs
+    assert again == counterfactuals(texts, labels, "all", seed=1, contrast_share=0.4)
+    assert again[0][:7] == new_texts and len(again[0]) == 7 + 8
+
+
+def test_counterfactuals_refuse_a_bad_kind_and_more_than_two_classes():
+    with pytest.raises(UserError, match="must be one of"):
+        counterfactuals(["a"], [0], "negations")
+    with pytest.raises(UserError, match="two classes"):
+        counterfactuals(["a", "b", "c"], [0, 1, 2], "negation")
+
+
+def test_contrast_words_are_words():
+    from seqlab.sentiment.negation import has_contrast
+
+    assert has_contrast("a slow start but a wonderful ending .")
+    assert has_contrast("although it is long , it works")
+    assert not has_contrast("a butler 's story , told without a meanwhile")
