@@ -13,6 +13,9 @@ For each checkpoint (default: the shipped ``sentiment-sst2``), issue 34's figure
   card count them) and on the rest;
 - the fit: the share of SST-2's training phrases with a negation word that the model gets right.
 
+``--ensemble`` adds a row for the checkpoints together: the mean of their probabilities (an
+ensemble of seeds; they must share their labels).
+
 A data path that is absent is skipped (its columns read "-"). Prints the CPU and the command, one
 markdown row per checkpoint, and then each row's figures as a JSON line.
 """
@@ -38,6 +41,24 @@ def read_contrast(path: Path) -> list[dict]:
     if not rows or set(COLUMNS) - set(rows[0]):
         raise SystemExit(f"{path}: expected a TSV with the columns {', '.join(COLUMNS)}")
     return rows
+
+
+class Ensemble:
+    """Predictors whose probabilities are averaged: ``predict`` as SentimentPredictor's."""
+
+    def __init__(self, members: list):
+        self.members = members
+        self.labels = members[0].labels
+        if any(m.labels != self.labels for m in members):
+            raise SystemExit("--ensemble: the checkpoints have different labels")
+
+    def predict(self, texts: list[str]) -> list[dict]:
+        runs = [m.predict(texts) for m in self.members]
+        out = []
+        for results in zip(*runs, strict=True):
+            probs = {n: sum(r["probs"][n] for r in results) / len(results) for n in self.labels}
+            out.append({"label": max(probs, key=probs.get), "probs": probs})
+        return out
 
 
 def share(right: int, n: int) -> dict:
@@ -121,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         "--sst2", type=Path, default=DEFAULT_SST2, help="folder with GLUE SST-2 train/dev.tsv"
     )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument(
+        "--ensemble", action="store_true", help="add a row: the checkpoints' mean probabilities"
+    )
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error(f"--threads must be >= 1, got {args.threads}")
@@ -142,10 +166,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped: the {what} ({path} is absent)")
     if not (args.sst2 / "train.tsv").is_file():
         print(f"skipped: the fit on SST-2's training phrases ({args.sst2 / 'train.tsv'} is absent)")
-    results = []
-    for name in args.checkpoint:
+    results, members = [], []
+    names = args.checkpoint + (["ensemble"] if args.ensemble else [])
+    for name in names:
         try:
-            predictor = SentimentPredictor.from_checkpoint(name, "cpu")
+            if name == "ensemble" and len(members) == len(args.checkpoint):
+                predictor = Ensemble(members)
+                name = f"ensemble of {len(members)}"
+            else:
+                predictor = SentimentPredictor.from_checkpoint(name, "cpu")
+                members.append(predictor)
         except UserError as e:
             print(f"sentiment_contrast: error: {e}", file=sys.stderr)
             return 1

@@ -156,3 +156,37 @@ def test_threads_below_one_is_one_line():
     )  # fmt: skip
     assert proc.returncode == 2 and "--threads must be >= 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_ensemble_row_averages_the_members_probabilities(checkpoint, tmp_path, capsys):
+    """--ensemble adds a row: the mean of the checkpoints' probabilities. The same checkpoint
+    twice is itself again, so its row equals the member's."""
+    bench = _bench()
+    args = ["--checkpoint", str(checkpoint), str(checkpoint), "--ensemble"]
+    assert bench.main([*args, "--sst2", str(tmp_path / "none")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    one, two, both = (json.loads(line) for line in lines[-3:])
+    assert both["checkpoint"] == "ensemble of 2" and both["contrast"] == one["contrast"]
+    from seqlab.sentiment.predict import SentimentPredictor
+
+    member = SentimentPredictor.from_checkpoint(str(checkpoint), "cpu")
+    other = _predictor_with_flipped_head(checkpoint)
+    texts = ["a good film", "not a good film"]
+    mean = bench.Ensemble([member, other]).predict(texts)
+    for m, o, e in zip(member.predict(texts), other.predict(texts), mean, strict=True):
+        for label in member.labels:
+            assert e["probs"][label] == pytest.approx((m["probs"][label] + o["probs"][label]) / 2)
+        assert e["label"] == max(e["probs"], key=e["probs"].get)
+
+
+def _predictor_with_flipped_head(checkpoint):
+    """The same model with its head's rows swapped: it says the opposite, at other odds."""
+    import torch
+
+    from seqlab.sentiment.predict import SentimentPredictor
+
+    pred = SentimentPredictor.from_checkpoint(str(checkpoint), "cpu")
+    with torch.no_grad():
+        pred.model.head.weight.copy_(pred.model.head.weight.flip(0) * 0.5)
+        pred.model.head.bias.copy_(pred.model.head.bias.flip(0))
+    return pred
