@@ -53,6 +53,8 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         ema=args.ema,
         negation_repeats=args.negation_repeats,
         counterfactuals=args.counterfactuals,
+        teachers=args.teachers,
+        teacher_weight=args.teacher_weight,
         adversarial=args.adversarial,
         label_smoothing=args.label_smoothing,
     )
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         choices=["none", "negation", "contrast", "all"],
         help="rule-made counterfactual training texts (seqlab.sentiment.counterfactual)",
     )
+    p.add_argument("--teachers", help="distil from these classifiers (comma-separated checkpoints)")
+    p.add_argument("--teacher-weight", type=float, default=0.5, help="the teachers' share")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(

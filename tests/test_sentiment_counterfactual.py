@@ -118,3 +118,54 @@ def test_contrast_words_are_words():
     assert has_contrast("a slow start but a wonderful ending .")
     assert has_contrast("although it is long , it works")
     assert not has_contrast("a butler 's story , told without a meanwhile")
+
+
+# --------------------------------------------------------------------------- distillation
+
+
+def test_distillation_targets_mix_the_teachers_mean_with_the_label(tmp_path):
+    """soft_targets: weight * the teachers' mean probabilities + (1 - weight) * the label; a
+    teacher with other labels, or none named, is one line."""
+    import torch
+    from app_fixtures import tiny_sentiment_checkpoint
+
+    from seqlab.sentiment.predict import SentimentPredictor
+    from seqlab.sentiment.train import soft_targets
+
+    ckpt = tiny_sentiment_checkpoint(tmp_path / "t")
+    teacher = SentimentPredictor.from_checkpoint(str(ckpt), "cpu")
+    texts, y = ["a good film", "not a good film", "dull"], torch.tensor([1, 0, 0])
+    probs = torch.tensor([[r["probs"][n] for n in teacher.labels] for r in teacher.predict(texts)])
+    names = teacher.labels
+    got = soft_targets(f"{ckpt},{ckpt}", texts, y, names, 0.25, "cpu")  # (3, 2)
+    want = 0.75 * torch.nn.functional.one_hot(y, 2).float() + 0.25 * probs
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    torch.testing.assert_close(got.sum(-1), torch.ones(3))
+    with pytest.raises(UserError, match="has labels"):
+        soft_targets(str(ckpt), texts, y, ["bad", "good"], 0.5, "cpu")
+    with pytest.raises(UserError, match="names no checkpoint"):
+        soft_targets(" , ", texts, y, names, 0.5, "cpu")
+
+
+def test_a_run_distils_from_a_teacher_and_learns_from_counterfactuals(tmp_path, capsys):
+    """`sentiment train --teachers ... --counterfactuals all` trains, and says how many
+    counterfactual texts it added."""
+    import json
+
+    from app_fixtures import tiny_sentiment_checkpoint
+
+    from seqlab.cli import main
+    from seqlab.toy.sentiment import write_splits
+
+    ckpt = tiny_sentiment_checkpoint(tmp_path / "t")
+    train, dev = write_splits(tmp_path / "syn", n_train=200, n_dev=20)
+    args = ["sentiment", "train", "--train", str(train), "--dev", str(dev), "--out"]
+    args += [str(tmp_path / "run"), "--tokenizer", "word", "--embedding-size", "8"]
+    args += ["--hidden-size", "8", "--max-steps", "4", "--eval-every", "2", "--device", "cpu"]
+    args += ["--teachers", str(ckpt), "--teacher-weight", "0.7", "--counterfactuals", "all"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 4
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["teachers"] == str(ckpt)
+    assert main([*args[:-6], "--teacher-weight", "0"]) == 1  # refused in one line
+    assert "--teacher-weight must be in (0, 1]" in capsys.readouterr().err

@@ -89,6 +89,18 @@ class SentimentTrainConfig(RunConfig):
             "choices": ["none", "negation", "contrast", "all"],
         },
     )
+    teachers: str | None = field(
+        default=None,
+        metadata={
+            "help": "distil: comma-separated classifiers (run folders, checkpoints or shipped "
+            "names) whose mean probabilities on each training text the model learns, mixed "
+            "with the labels by --teacher-weight (Hinton et al. 2015)"
+        },
+    )
+    teacher_weight: float = field(
+        default=0.5,
+        metadata={"help": "the teachers' share of each target; the label's is the rest"},
+    )
     batch_size: int = field(default=64, metadata={"help": "texts per batch"})
 
     def __post_init__(self):
@@ -110,5 +122,9 @@ class SentimentTrainConfig(RunConfig):
         check(
             0 <= self.label_smoothing < 1,
             f"--label-smoothing must be in [0, 1), got {self.label_smoothing}",
+        )
+        check(
+            0 < self.teacher_weight <= 1,
+            f"--teacher-weight must be in (0, 1], got {self.teacher_weight}",
         )
         self.out = self.run_dir(TASK)

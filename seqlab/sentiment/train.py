@@ -91,6 +91,28 @@ def _load_data(cfg: SentimentTrainConfig, gen: torch.Generator) -> tuple[Labelle
     return train_data, dev_data
 
 
+def soft_targets(
+    teachers: str, texts: list[str], y: torch.Tensor, names: list[str], weight: float, device
+) -> torch.Tensor:
+    """(N, C) training targets for distillation: ``weight`` times the mean class probabilities
+    of the ``teachers`` (comma-separated checkpoints) on each text, plus the rest on its label."""
+    from seqlab.sentiment.predict import SentimentPredictor
+
+    paths = [p.strip() for p in teachers.split(",") if p.strip()]
+    if not paths:
+        raise UserError(f"--teachers names no checkpoint: {teachers!r}")
+    probs = torch.zeros(len(texts), len(names))  # (N, C)
+    for path in paths:
+        teacher = SentimentPredictor.from_checkpoint(path, str(device))
+        if teacher.labels != names:
+            raise UserError(f"--teachers: {path} has labels {teacher.labels}, the data {names}")
+        ids = encode_texts(teacher.tokenizer, texts, teacher.max_length, teacher.lower)
+        probs += predict_ids(teacher.model, ids, device)
+        log.info("teacher %s: read %d texts", path, len(texts))
+    labels = F.one_hot(y, len(names)).float()  # (N, C)
+    return (1 - weight) * labels + weight * probs / len(paths)
+
+
 def _make_optimizer(model: TextClassifier, ocfg: OptimConfig, device) -> torch.optim.Optimizer:
     """Adam with the fused kernel where it exists: the embedding table is most of the parameters,
     and on a CPU the fused update of it is about 5x faster than the per-tensor loop."""
@@ -128,6 +150,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     index = {n: i for i, n in enumerate(names)}
     y = torch.tensor([index[label] for label in train_data.labels])
     dev_y = torch.tensor([index[label] for label in dev_data.labels])
+    if cfg.teachers:  # the same targets after a resume: the teachers are read again
+        y = soft_targets(cfg.teachers, train_data.texts, y, names, cfg.teacher_weight, device)
 
     mcfg = dataclasses.replace(mcfg, vocab_size=tok.vocab_size, num_classes=len(names))
     configs = {
