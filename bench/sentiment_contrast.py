@@ -7,7 +7,9 @@
 For each checkpoint (default: the shipped ``sentiment-sst2``), issue 34's figures:
 - the contrast set (tests/data/sentiment_contrast.tsv, written for seqlab and kept out of every
   training run; see tests/data/README.md): accuracy overall and per phenomenon, and the share of
-  pairs with both sentences right (Gardner et al. 2020's contrast consistency);
+  pairs with both sentences right (Gardner et al. 2020's contrast consistency); and the same
+  sentences as a user types them ("it's not a bad film.", nltk's Treebank detokenizer), which
+  a model trained on Treebank tokens ("it 's", "was n't") may read as other pieces;
 - SST-2 dev: accuracy overall, on the sentences with a negation word (not, n't, no, never,
   nothing: ``seqlab.sentiment.negation.has_negation``, as ``seqlab sentiment evaluate`` and the
   card count them) and on the rest;
@@ -83,6 +85,10 @@ def score_contrast(predictor, rows: list[dict]) -> dict:
     for r, row in zip(right, rows, strict=True):
         pairs[row["pair"]] = pairs.get(row["pair"], True) and r
     out["pairs_both_right"] = share(sum(pairs.values()), len(pairs))
+    from nltk.tokenize.treebank import TreebankWordDetokenizer
+
+    raw = [TreebankWordDetokenizer().detokenize(t.split()) for t in texts]
+    out["raw_text"] = share(sum(right_answers(predictor, raw, labels)), len(rows))
     return out
 
 
@@ -118,9 +124,9 @@ def cell(figure: dict | None) -> str:
 
 def table(results: list[dict], phenomena: list[str]) -> list[str]:
     """The markdown header and one row per checkpoint."""
-    heads = ["checkpoint", "contrast set", *phenomena, "pairs both right"]
+    heads = ["checkpoint", "contrast set", *phenomena, "pairs both right", "as typed"]
     heads += ["SST-2 dev", "dev negation", "dev other", "train negation phrases (fit)"]
-    keys = ["all", *phenomena, "pairs_both_right"]
+    keys = ["all", *phenomena, "pairs_both_right", "raw_text"]
     sst = ["dev", "dev_negation", "dev_no_negation", "train_negation_fit"]
     lines = ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)]
     for r in results:

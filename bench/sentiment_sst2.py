@@ -38,6 +38,7 @@ def run(cell: str, args: argparse.Namespace) -> dict:
         dev=str(args.data / "dev.tsv"),
         out=str(Path(args.out) / cell),
         tokenizer=args.tokenizer,
+        pretokenize=args.pretokenize,
         vocab_size=args.vocab_size,
         batch_size=64,
         epochs=100,
@@ -100,6 +101,12 @@ def main(argv: list[str] | None = None) -> None:
         help="torch CPU threads (1: robust when other work shares the cores)",
     )
     p.add_argument("--tokenizer", default="sentencepiece", choices=["word", "sentencepiece"])
+    p.add_argument(
+        "--pretokenize",
+        default="none",
+        choices=["none", "treebank"],
+        help="sentencepiece: Treebank words first (raw input meets SST-2's tokens)",
+    )
     p.add_argument("--vocab-size", type=int, default=8000)
     p.add_argument("--embedding-size", type=int, default=200)
     p.add_argument("--hidden-size", type=int, default=150)

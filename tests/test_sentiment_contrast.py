@@ -114,7 +114,8 @@ def test_the_bench_scores_a_checkpoint_on_the_contrast_set(checkpoint, tmp_path,
     assert contrast["pairs_both_right"]["n"] == len(pairs)
     # a pair is both right only if its two sentences are: at most half the right answers
     assert contrast["pairs_both_right"]["right"] <= contrast["all"]["right"] / 2
-    assert row.count("|") == 11 and row.endswith("| - | - | - | - |")
+    assert contrast["raw_text"]["n"] == contrast["all"]["n"]  # the same sentences, as typed
+    assert row.count("|") == 12 and row.endswith("| - | - | - | - |")
 
 
 def test_the_bench_scores_sst2_dev_and_the_negated_training_phrases(checkpoint, tmp_path, capsys):

@@ -7,6 +7,10 @@
 
 Both give ids with the same specials: <pad>=0, <unk>=1, <bos>=2, <eos>=3.
 
+A sentencepiece tokenizer can first split text into Penn Treebank words (``pretokenize=
+"treebank"``): data that comes tokenised that way (GLUE's SST-2: "was n't", "it 's", "bad .")
+then meets a user's raw "wasn't", "it's", "bad." as the same pieces.
+
     tok = make_tokenizer("sentencepiece", texts, vocab_size=8000)
     ids = tok.encode("a dog runs")           # [..] without <bos>/<eos>
     same = tokenizer_from_dict(tok.to_dict())
@@ -14,7 +18,9 @@ Both give ids with the same specials: <pad>=0, <unk>=1, <bos>=2, <eos>=3.
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -22,6 +28,24 @@ from seqlab.errors import UserError
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]
+PRETOKENIZERS = ("none", "treebank")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@functools.lru_cache(maxsize=1)
+def _treebank():
+    from nltk.tokenize import TreebankWordTokenizer
+
+    return TreebankWordTokenizer()
+
+
+@functools.lru_cache(maxsize=300_000)  # training re-encodes the same texts every epoch
+def treebank_words(text: str) -> str:
+    """``text`` as Penn Treebank words joined by spaces, sentence by sentence (the Treebank
+    tokenizer splits off only the last full stop of what it is given): "It's not bad. I liked
+    it" -> "It 's not bad . I liked it". Text already tokenised that way comes back as it was."""
+    tok = _treebank()
+    return " ".join(w for part in _SENTENCE_END.split(text) for w in tok.tokenize(part))
 
 
 class Vocab:
@@ -95,11 +119,18 @@ class WordTokenizer:
 class SentencePieceTokenizer:
     kind = "sentencepiece"
 
-    def __init__(self, model_proto: bytes, lower: bool = False):
+    def __init__(self, model_proto: bytes, lower: bool = False, pretokenize: str = "none"):
         import sentencepiece as spm
 
+        if pretokenize not in PRETOKENIZERS:
+            raise UserError(f"pretokenize must be one of {PRETOKENIZERS}, got {pretokenize!r}")
         self.model_proto, self.lower = bytes(model_proto), lower
+        self.pretokenize = pretokenize
         self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
+
+    def _prepare(self, text: str) -> str:
+        text = treebank_words(text) if self.pretokenize == "treebank" else text
+        return text.lower() if self.lower else text
 
     @classmethod
     def train(
@@ -109,11 +140,14 @@ class SentencePieceTokenizer:
         model_type: str = "unigram",
         character_coverage: float = 1.0,
         lower: bool = False,
+        pretokenize: str = "none",
     ) -> SentencePieceTokenizer:
         import sentencepiece as spm
 
         if model_type not in ("unigram", "bpe"):
             raise UserError(f"sentencepiece model type must be unigram or bpe, got {model_type!r}")
+        if pretokenize == "treebank":
+            texts = [treebank_words(t) for t in texts]
         sentences = [t.lower() if lower else t for t in texts if t.strip()]
         if not sentences:
             raise UserError("cannot train a tokenizer on empty text")
@@ -137,22 +171,22 @@ class SentencePieceTokenizer:
             )
         except RuntimeError as e:
             raise UserError(f"sentencepiece training failed: {str(e).splitlines()[-1]}") from e
-        return cls(buf.getvalue(), lower)
+        return cls(buf.getvalue(), lower, pretokenize)
 
     @property
     def vocab_size(self) -> int:
         return self.sp.get_piece_size()
 
     def pieces(self, text: str) -> list[str]:
-        return self.sp.encode(text.lower() if self.lower else text, out_type=str)
+        return self.sp.encode(self._prepare(text), out_type=str)
 
     def encode(self, text: str) -> list[int]:
-        return self.sp.encode(text.lower() if self.lower else text)
+        return self.sp.encode(self._prepare(text))
 
     def sample(self, text: str, alpha: float) -> list[int]:
         """One segmentation drawn from the unigram lattice (all of it: nbest -1) with smoothing
         alpha, Kudo 2018's subword regularisation; seed with spm.set_random_generator_seed."""
-        text = text.lower() if self.lower else text
+        text = self._prepare(text)
         return self.sp.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1)
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -168,7 +202,10 @@ class SentencePieceTokenizer:
         return [self.sp.id_to_piece(int(i)) if 0 <= int(i) < n else "<unk>" for i in ids]
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "model_proto": self.model_proto, "lower": self.lower}
+        d = {"kind": self.kind, "model_proto": self.model_proto, "lower": self.lower}
+        if self.pretokenize != "none":  # older checkpoints have no key: "none"
+            d["pretokenize"] = self.pretokenize
+        return d
 
 
 Tokenizer = WordTokenizer | SentencePieceTokenizer
@@ -193,10 +230,14 @@ def make_tokenizer(
     min_freq: int = 2,
     model_type: str = "unigram",
     lower: bool = False,
+    pretokenize: str = "none",
 ) -> Tokenizer:
-    """Train a tokenizer of ``kind`` ('sentencepiece' or 'word') on ``texts``."""
+    """Train a tokenizer of ``kind`` ('sentencepiece' or 'word') on ``texts``; ``pretokenize``
+    ("treebank") splits a sentencepiece tokenizer's text into Treebank words first."""
     if kind == "sentencepiece":
-        return SentencePieceTokenizer.train(texts, vocab_size, model_type, lower=lower)
+        return SentencePieceTokenizer.train(
+            texts, vocab_size, model_type, lower=lower, pretokenize=pretokenize
+        )
     if kind == "word":
         return WordTokenizer.train(texts, min_freq, lower=lower)
     raise UserError(f"tokenizer must be 'sentencepiece' or 'word', got {kind!r}")
@@ -204,7 +245,9 @@ def make_tokenizer(
 
 def tokenizer_from_dict(d: dict) -> Tokenizer:
     if d.get("kind") == "sentencepiece":
-        return SentencePieceTokenizer(d["model_proto"], d.get("lower", False))
+        return SentencePieceTokenizer(
+            d["model_proto"], d.get("lower", False), d.get("pretokenize", "none")
+        )
     if d.get("kind") == "word":
         return WordTokenizer(Vocab(d["itos"]), d.get("lower", True))
     raise UserError(f"unknown tokenizer kind in checkpoint: {d.get('kind')!r}")

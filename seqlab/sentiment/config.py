@@ -30,6 +30,15 @@ class SentimentTrainConfig(RunConfig):
             "choices": ["word", "sentencepiece"],
         },
     )
+    pretokenize: str = field(
+        default="none",
+        metadata={
+            "help": "sentencepiece: split text into Penn Treebank words first, so raw input "
+            '("wasn\'t", "it\'s") meets Treebank-tokenised training data (SST-2) as the '
+            "same pieces",
+            "choices": ["none", "treebank"],
+        },
+    )
     vocab_size: int = field(default=8000, metadata={"help": "sentencepiece vocabulary size"})
     sp_model_type: str = field(
         default="unigram", metadata={"help": "sentencepiece model", "choices": ["unigram", "bpe"]}
@@ -113,6 +122,10 @@ class SentimentTrainConfig(RunConfig):
         check(self.min_freq >= 1, f"--min-freq must be >= 1, got {self.min_freq}")
         check(0 <= self.word_dropout < 1, f"--word-dropout must be in [0, 1): {self.word_dropout}")
         check(0 <= self.sp_alpha <= 1, f"--sp-alpha must be in [0, 1], got {self.sp_alpha}")
+        check(
+            self.pretokenize == "none" or self.tokenizer == "sentencepiece",
+            "--pretokenize needs --tokenizer sentencepiece (the word tokenizer is Treebank's)",
+        )
         check(
             self.sp_alpha == 0 or self.tokenizer == "sentencepiece",
             "--sp-alpha needs --tokenizer sentencepiece",

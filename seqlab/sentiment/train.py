@@ -140,7 +140,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     if resume is not None:  # never rebuilt: the token ids must mean what they meant
         tok = tokenizer_from_dict(resume["tokenizer"])
     else:
-        sizes = (cfg.vocab_size, cfg.min_freq, cfg.sp_model_type, cfg.lower)
+        sizes = (cfg.vocab_size, cfg.min_freq, cfg.sp_model_type, cfg.lower, cfg.pretokenize)
         tok = make_tokenizer(cfg.tokenizer, train_data.texts, *sizes)
     if info.enabled and resume is None:  # every process encodes with rank 0's vocabulary
         tok = tokenizer_from_dict(distributed.from_main(tok.to_dict(), info))
