@@ -141,6 +141,10 @@ def test_distillation_targets_mix_the_teachers_mean_with_the_label(tmp_path):
     want = 0.75 * torch.nn.functional.one_hot(y, 2).float() + 0.25 * probs
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     torch.testing.assert_close(got.sum(-1), torch.ones(3))
+    # the last text rule-made: it keeps its label alone
+    made = soft_targets(str(ckpt), texts, y, names, 0.25, "cpu", n_made=1)
+    torch.testing.assert_close(made[:2], want[:2], atol=1e-5, rtol=0)
+    assert made[2].tolist() == [1.0, 0.0]
     with pytest.raises(UserError, match="has labels"):
         soft_targets(str(ckpt), texts, y, ["bad", "good"], 0.5, "cpu")
     with pytest.raises(UserError, match="names no checkpoint"):
@@ -169,3 +173,27 @@ def test_a_run_distils_from_a_teacher_and_learns_from_counterfactuals(tmp_path, 
     assert config["train"]["teachers"] == str(ckpt)
     assert main([*args[:-6], "--teacher-weight", "0"]) == 1  # refused in one line
     assert "--teacher-weight must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_the_rule_made_texts_come_last_after_the_repeated_negations(tmp_path):
+    """_load_data: --negation-repeats repeats the data's own negated texts, and the
+    counterfactuals are made from the data once (not from the repeats) and appended last."""
+    import torch
+
+    from seqlab.sentiment.config import SentimentTrainConfig
+    from seqlab.sentiment.train import _load_data
+
+    rows = ["dull\t0", "funny\t1", "the film is dull\t0", "it is n't funny\t0", "a good one\t1"]
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    cfg = SentimentTrainConfig(
+        train=str(tmp_path / "train.tsv"),
+        dev=str(tmp_path / "train.tsv"),
+        out=str(tmp_path / "run"),
+        negation_repeats=2,
+        counterfactuals="negation",
+    )
+    train, dev, n_made = _load_data(cfg, torch.Generator())
+    assert len(dev.texts) == 5 and n_made == 2  # one edit each of the two copular phrases
+    assert train.texts[:5] == dev.texts and train.texts[5:7] == ["it is n't funny"] * 2
+    assert train.texts[-1] == "it is funny" and train.labels[-1] == "positive"
+    assert len(train.texts) == 5 + 2 + n_made

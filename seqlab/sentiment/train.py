@@ -72,30 +72,40 @@ def _split(data: Labelled, fraction: float, gen: torch.Generator) -> tuple[Label
     return pick(perm[n_dev:]), pick(perm[:n_dev])
 
 
-def _load_data(cfg: SentimentTrainConfig, gen: torch.Generator) -> tuple[Labelled, Labelled]:
+def _load_data(cfg: SentimentTrainConfig, gen: torch.Generator) -> tuple[Labelled, Labelled, int]:
+    """The training and validation data, and how many rule-made texts end the training data."""
     read = lambda p: load_labelled(p, cfg.text_column, cfg.label_column, cfg.skip_bad)  # noqa: E731
     train_data, dev_data = read(cfg.train), None
     if cfg.dev:
         dev_data = read(cfg.dev)
     else:
         train_data, dev_data = _split(train_data, cfg.dev_fraction, gen)
-    if cfg.counterfactuals != "none":  # after the split: made from training phrases only
-        texts, labels = counterfactuals(
-            train_data.texts, train_data.labels, cfg.counterfactuals, cfg.seed
-        )
-        log.info("counterfactuals: %d texts added", len(texts) - len(train_data.texts))
-        train_data = Labelled(texts, labels, train_data.skipped, train_data.source)
-    if cfg.negation_repeats:  # after the split: dev keeps its texts once
-        texts, labels = repeat_negated(train_data.texts, train_data.labels, cfg.negation_repeats)
-        train_data = Labelled(texts, labels, train_data.skipped, train_data.source)
-    return train_data, dev_data
+    # both after the split: dev keeps its texts once, and nothing is made from them
+    texts, labels = train_data.texts, train_data.labels
+    if cfg.negation_repeats:
+        texts, labels = repeat_negated(texts, labels, cfg.negation_repeats)
+    n_made = 0
+    if cfg.counterfactuals != "none":  # made from the data's own texts, appended last
+        n = len(train_data.texts)
+        made = counterfactuals(train_data.texts, train_data.labels, cfg.counterfactuals, cfg.seed)
+        texts, labels, n_made = texts + made[0][n:], list(labels) + made[1][n:], len(made[0]) - n
+        log.info("counterfactuals: %d texts added", n_made)
+    return Labelled(texts, labels, train_data.skipped, train_data.source), dev_data, n_made
 
 
 def soft_targets(
-    teachers: str, texts: list[str], y: torch.Tensor, names: list[str], weight: float, device
+    teachers: str,
+    texts: list[str],
+    y: torch.Tensor,
+    names: list[str],
+    weight: float,
+    device,
+    n_made: int = 0,
 ) -> torch.Tensor:
     """(N, C) training targets for distillation: ``weight`` times the mean class probabilities
-    of the ``teachers`` (comma-separated checkpoints) on each text, plus the rest on its label."""
+    of the ``teachers`` (comma-separated checkpoints) on each text, plus the rest on its label.
+    The last ``n_made`` texts (rule-made counterfactuals) keep their labels alone: they are there
+    to teach what the teachers get wrong."""
     from seqlab.sentiment.predict import SentimentPredictor
 
     paths = [p.strip() for p in teachers.split(",") if p.strip()]
@@ -110,7 +120,10 @@ def soft_targets(
         probs += predict_ids(teacher.model, ids, device)
         log.info("teacher %s: read %d texts", path, len(texts))
     labels = F.one_hot(y, len(names)).float()  # (N, C)
-    return (1 - weight) * labels + weight * probs / len(paths)
+    targets = (1 - weight) * labels + weight * probs / len(paths)
+    if n_made:
+        targets[len(texts) - n_made :] = labels[len(texts) - n_made :]
+    return targets
 
 
 def _make_optimizer(model: TextClassifier, ocfg: OptimConfig, device) -> torch.optim.Optimizer:
@@ -128,7 +141,7 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     out = Path(cfg.out)
     info, device, precision, gen = run.start(cfg)
     resume = load_resume(out, TASK, info) if cfg.resume else None
-    train_data, dev_data = _load_data(cfg, gen)
+    train_data, dev_data, n_made = _load_data(cfg, gen)
     names = label_names(train_data.labels)
     if resume is not None and resume["labels"] != names:
         raise UserError(f"--resume: {cfg.train} has labels {names}, the run had {resume['labels']}")
@@ -151,7 +164,8 @@ def train(cfg: SentimentTrainConfig, mcfg: ClassifierConfig, ocfg: OptimConfig) 
     y = torch.tensor([index[label] for label in train_data.labels])
     dev_y = torch.tensor([index[label] for label in dev_data.labels])
     if cfg.teachers:  # the same targets after a resume: the teachers are read again
-        y = soft_targets(cfg.teachers, train_data.texts, y, names, cfg.teacher_weight, device)
+        w = cfg.teacher_weight
+        y = soft_targets(cfg.teachers, train_data.texts, y, names, w, device, n_made)
 
     mcfg = dataclasses.replace(mcfg, vocab_size=tok.vocab_size, num_classes=len(names))
     configs = {
