@@ -191,3 +191,17 @@ def _predictor_with_flipped_head(checkpoint):
         pred.model.head.weight.copy_(pred.model.head.weight.flip(0) * 0.5)
         pred.model.head.bias.copy_(pred.model.head.bias.flip(0))
     return pred
+
+
+def test_the_shipped_card_gives_the_contrast_score_the_model_gets():
+    """The card's contrast-set figure is what the shipped model scores on the committed set."""
+    from seqlab import pretrained, registry
+
+    if "sentiment-sst2" not in pretrained.ENTRIES:
+        pytest.skip("no shipped sentiment model in this checkout")
+    rows = _rows()
+    predictor = pretrained.load("sentiment-sst2", device="cpu")
+    preds = predictor.predict([r["sentence"] for r in rows])
+    right = sum(p["label"] == r["label"] for p, r in zip(preds, rows, strict=True))
+    note = f"{100 * right / len(rows):.2f}% ({right} of {len(rows)})"
+    assert any(note in line for line in registry.entry("sentiment-sst2").notes), note
