@@ -39,7 +39,6 @@ def _treebank():
     return TreebankWordTokenizer()
 
 
-@functools.lru_cache(maxsize=300_000)  # training re-encodes the same texts every epoch
 def treebank_words(text: str) -> str:
     """``text`` as Penn Treebank words joined by spaces, sentence by sentence (the Treebank
     tokenizer splits off only the last full stop of what it is given): "It's not bad. I liked
@@ -127,6 +126,7 @@ class SentencePieceTokenizer:
         self.model_proto, self.lower = bytes(model_proto), lower
         self.pretokenize = pretokenize
         self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
+        self._sampled: dict[str, str] = {}  # text -> prepared text, for sample() alone
 
     def _prepare(self, text: str) -> str:
         text = treebank_words(text) if self.pretokenize == "treebank" else text
@@ -185,9 +185,15 @@ class SentencePieceTokenizer:
 
     def sample(self, text: str, alpha: float) -> list[int]:
         """One segmentation drawn from the unigram lattice (all of it: nbest -1) with smoothing
-        alpha, Kudo 2018's subword regularisation; seed with spm.set_random_generator_seed."""
-        text = self._prepare(text)
-        return self.sp.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1)
+        alpha, Kudo 2018's subword regularisation; seed with spm.set_random_generator_seed.
+        Training samples the same texts every epoch, so their Treebank words are kept (the
+        prediction paths, which see each text once, keep nothing)."""
+        prepared = self._sampled.get(text)
+        if prepared is None:
+            prepared = self._prepare(text)
+            if self.pretokenize != "none":
+                self._sampled[text] = prepared
+        return self.sp.encode(prepared, enable_sampling=True, alpha=alpha, nbest_size=-1)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode(_strip(ids))
