@@ -24,8 +24,10 @@ from pathlib import Path
 
 from seqlab import hardware
 from seqlab.config import OptimConfig
+from seqlab.data.tokenizers import PRETOKENIZERS
 from seqlab.models.configs import POOLINGS, ClassifierConfig
 from seqlab.sentiment.config import SentimentTrainConfig
+from seqlab.sentiment.counterfactual import KINDS
 from seqlab.sentiment.train import train
 from seqlab.strictjson import dumps
 
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--pretokenize",
         default="none",
-        choices=["none", "treebank"],
+        choices=PRETOKENIZERS,
         help="sentencepiece: Treebank words first (raw input meets SST-2's tokens)",
     )
     p.add_argument("--vocab-size", type=int, default=8000)
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--counterfactuals",
         default="none",
-        choices=["none", "negation", "contrast", "all"],
+        choices=KINDS,
         help="rule-made counterfactual training texts (seqlab.sentiment.counterfactual)",
     )
     p.add_argument("--teachers", help="distil from these classifiers (comma-separated checkpoints)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seqlab.config import RunConfig, check
+from seqlab.data.tokenizers import PRETOKENIZERS
+from seqlab.sentiment.counterfactual import KINDS
 
 TASK = "sentiment"
 
@@ -36,7 +38,7 @@ class SentimentTrainConfig(RunConfig):
             "help": "sentencepiece: split text into Penn Treebank words first, so raw input "
             '("wasn\'t", "it\'s") meets Treebank-tokenised training data (SST-2) as the '
             "same pieces",
-            "choices": ["none", "treebank"],
+            "choices": list(PRETOKENIZERS),
         },
     )
     vocab_size: int = field(default=8000, metadata={"help": "sentencepiece vocabulary size"})
@@ -95,7 +97,7 @@ class SentimentTrainConfig(RunConfig):
         metadata={
             "help": "add rule-made counterfactual texts to the training data: negation edits of "
             "its phrases, 'A , but B' contrasts, or both (seqlab.sentiment.counterfactual)",
-            "choices": ["none", "negation", "contrast", "all"],
+            "choices": list(KINDS),
         },
     )
     teachers: str | None = field(

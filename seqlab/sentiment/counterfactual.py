@@ -85,7 +85,7 @@ def negation_edit(text: str, label, other, lexicon: dict, rng: random.Random) ->
         word = rng.choice(INSERTS if tokens[c] != "'s" else INSERTS[:2])
         return " ".join(tokens[: c + 1] + [word] + tokens[c + 1 :])
     # take one out: "is n't funny" (negative) -> "is funny" (positive)
-    if negations != [c + 1] or tokens[c + 1] == "no" or tokens[c + 1] == "nothing":
+    if negations != [c + 1] or tokens[c + 1] in ("no", "nothing"):
         return None
     if _polar_after(tokens, c + 1, lexicon) != other:
         return None
