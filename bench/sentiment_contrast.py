@@ -87,7 +87,8 @@ def score_contrast(predictor, rows: list[dict]) -> dict:
     out["pairs_both_right"] = share(sum(pairs.values()), len(pairs))
     from nltk.tokenize.treebank import TreebankWordDetokenizer
 
-    raw = [TreebankWordDetokenizer().detokenize(t.split()) for t in texts]
+    detokenize = TreebankWordDetokenizer().detokenize
+    raw = [detokenize(t.split()) for t in texts]
     out["raw_text"] = share(sum(right_answers(predictor, raw, labels)), len(rows))
     return out
 
@@ -172,19 +173,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped: the {what} ({path} is absent)")
     if not (args.sst2 / "train.tsv").is_file():
         print(f"skipped: the fit on SST-2's training phrases ({args.sst2 / 'train.tsv'} is absent)")
-    results, members = [], []
-    names = args.checkpoint + (["ensemble"] if args.ensemble else [])
-    for name in names:
-        try:
-            if name == "ensemble" and len(members) == len(args.checkpoint):
-                predictor = Ensemble(members)
-                name = f"ensemble of {len(members)}"
-            else:
-                predictor = SentimentPredictor.from_checkpoint(name, "cpu")
-                members.append(predictor)
-        except UserError as e:
-            print(f"sentiment_contrast: error: {e}", file=sys.stderr)
-            return 1
+    try:
+        predictors = [SentimentPredictor.from_checkpoint(n, "cpu") for n in args.checkpoint]
+    except UserError as e:
+        print(f"sentiment_contrast: error: {e}", file=sys.stderr)
+        return 1
+    named = list(zip(args.checkpoint, predictors, strict=True))
+    if args.ensemble:
+        named.append((f"ensemble of {len(predictors)}", Ensemble(predictors)))
+    results = []
+    for name, predictor in named:
         contrast = score_contrast(predictor, rows) if rows else {}
         sst2 = score_sst2(predictor, args.sst2)
         results.append({"checkpoint": name, "contrast": contrast, "sst2": sst2})
